@@ -1,0 +1,110 @@
+"""Build per-model cost tables once and cache them as ``.npz`` files.
+
+Why a cache: every simulator process (and every Ray worker) needs the same tables; rebuilding
+thousands of layers per start-up wastes seconds. Why a content hash as the key: a table is valid
+exactly as long as the accelerator YAML, the DRAM YAML, the model JSON and the cost-model code
+are unchanged, so those texts plus ``COST_MODEL_VERSION`` are hashed and any edit rebuilds.
+Writes go to a temporary file that is then renamed, so concurrent workers never read a half file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from relmas.errors import unknown_name
+from relmas.hardware.tables import ModelCostTable, build_cost_table
+from relmas.loaders import hardware
+from relmas.loaders import models as catalog
+
+# Bump when the formulas in relmas.hardware change, so cached tables are rebuilt.
+COST_MODEL_VERSION = "1"
+CACHE_ENV_VAR = "RELMAS_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """``$RELMAS_CACHE_DIR``, else ``~/.cache/relmas/cost_tables``."""
+    env = os.environ.get(CACHE_ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "relmas" / "cost_tables"
+
+
+def cache_key(model: str, accel: str) -> str:
+    """sha256 over everything a table depends on."""
+    digest = hashlib.sha256()
+    for part in (
+        COST_MODEL_VERSION,
+        hardware.spec_text(accel),
+        hardware.spec_text(hardware.DRAM_FILE),
+        catalog.model_text(model),
+    ):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _cache_path(model: str, accel: str) -> Path:
+    """File name readable by humans, unique by the hash."""
+    return cache_dir() / f"{model}__{accel}__{cache_key(model, accel)[:24]}.npz"
+
+
+def _read(path: Path) -> ModelCostTable | None:
+    """A cached table, or None if the file is missing or unreadable (then it is rebuilt)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return ModelCostTable.from_arrays(data)
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _write(path: Path, table: ModelCostTable) -> None:
+    """Atomic write: temp file in the same directory, then ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **table.to_arrays())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cost_table(model: str, accel: str) -> ModelCostTable:
+    """One table from the cache, built and stored on a miss."""
+    path = _cache_path(model, accel)
+    table = _read(path)
+    if table is None:
+        layers = catalog.load_model(model)
+        spec = hardware.load_accelerator(accel)
+        table = build_cost_table(model, layers, spec, hardware.load_dram())
+        _write(path, table)
+    return table
+
+
+def cost_tables(
+    models: Sequence[str], accel_types: Sequence[str]
+) -> dict[tuple[str, str], ModelCostTable]:
+    """Tables for every (model, accelerator type) pair, keyed by that pair.
+
+    Names are checked up front so a typo fails before any table is built.
+    """
+    known_models = catalog.model_names()
+    known_accels = hardware.accelerator_names()
+    for model in models:
+        if model not in known_models:
+            raise unknown_name("model", model, known_models)
+    for accel in accel_types:
+        if accel not in known_accels:
+            raise unknown_name("accel", accel, known_accels)
+    return {
+        (model, accel): cost_table(model, accel)
+        for model in dict.fromkeys(models)
+        for accel in dict.fromkeys(accel_types)
+    }
