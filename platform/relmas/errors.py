@@ -23,6 +23,10 @@ class UserError(Exception):
             message += f"; {fix}"
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[type[UserError], tuple[str, str, str]]:
+        """Pickle by fields, so the error survives the trip back from a worker process."""
+        return (type(self), (self.field, self.problem, self.fix))
+
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """Return a 'did you mean ...' hint plus the valid choices, for unknown-name errors."""

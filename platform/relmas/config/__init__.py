@@ -1,0 +1,1 @@
+"""Typed, validated configuration (pure data; loading from files lives in ``relmas.loaders``)."""

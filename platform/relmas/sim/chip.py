@@ -1,0 +1,158 @@
+"""The simulated chip: sub-accelerator instances, shared DRAM and per-layer cost lookups.
+
+Cost tables arrive as numpy arrays (one per model and accelerator type); the chip converts them
+once into nested Python lists, because the event loop and the schedulers index single elements
+millions of times and a list index is ~10x cheaper than a numpy scalar index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from relmas.errors import UserError
+
+
+class CostTableLike(Protocol):
+    """What the chip needs from a per-(model, accelerator type) cost table."""
+
+    compute_s: np.ndarray
+    dram_bytes: np.ndarray
+    energy_dynamic_j: np.ndarray
+    static_power_w: float
+
+
+@dataclass(frozen=True)
+class Chip:
+    """Read-only description of the hardware plus derived per-layer costs.
+
+    Indexing convention: ``[model][type][layer]`` for per-type costs, ``[model][layer]`` for
+    type-independent ones. Remaining-time tables have ``num_layers + 1`` entries (0 at the end) so
+    ``remaining_latency_s[m][t][next_layer]`` is the isolated time still needed on type ``t``.
+
+    Attributes:
+        type_names: Accelerator type names, e.g. ``("simba", "eyeriss")``.
+        accel_type: Type index of each sub-accelerator instance.
+        bandwidth_bytes_per_s: Shared DRAM bandwidth.
+        static_power_w: Static power of each instance.
+        dram_static_power_w: DRAM static power.
+        model_names: Model names, indexed by ``Request.model``.
+        compute_s: Compute-bound time of each layer (no DRAM stall).
+        dram_bytes: DRAM traffic of each layer.
+        energy_j: Dynamic energy of each layer (independent of the bandwidth it gets).
+        demand_bytes_per_s: ``dram_bytes / compute_s``: bandwidth to run at compute speed.
+        latency_s: Isolated latency at full bandwidth, ``max(compute_s, dram_bytes / B)``.
+        remaining_latency_s: Suffix sums of ``latency_s`` per type.
+        best_type: Type with the lowest isolated latency for each layer.
+        remaining_best_s: Suffix sums of the per-layer best isolated latency.
+        isolated_latency_s: ``remaining_best_s[m][0]``: the model's isolated latency, each layer
+            on its best type at full bandwidth. Deadlines are multiples of this.
+    """
+
+    type_names: tuple[str, ...]
+    accel_type: tuple[int, ...]
+    bandwidth_bytes_per_s: float
+    static_power_w: tuple[float, ...]
+    dram_static_power_w: float
+    model_names: tuple[str, ...]
+    num_layers: tuple[int, ...]
+    compute_s: list[list[list[float]]]
+    dram_bytes: list[list[list[float]]]
+    energy_j: list[list[list[float]]]
+    demand_bytes_per_s: list[list[list[float]]]
+    latency_s: list[list[list[float]]]
+    remaining_latency_s: list[list[list[float]]]
+    best_type: list[list[int]]
+    remaining_best_s: list[list[float]]
+    isolated_latency_s: list[float]
+
+    @property
+    def num_accels(self) -> int:
+        """Number of sub-accelerator instances."""
+        return len(self.accel_type)
+
+    @property
+    def num_types(self) -> int:
+        """Number of distinct accelerator types."""
+        return len(self.type_names)
+
+    def model_index(self, name: str) -> int:
+        """Index of a model by name."""
+        return self.model_names.index(name)
+
+
+def _suffix_sums(values: Sequence[float]) -> list[float]:
+    out = [0.0] * (len(values) + 1)
+    for i in range(len(values) - 1, -1, -1):
+        out[i] = out[i + 1] + values[i]
+    return out
+
+
+def _check_tables(
+    model_names: Sequence[str],
+    type_names: Sequence[str],
+    tables: Mapping[tuple[str, str], CostTableLike],
+) -> None:
+    for m in model_names:
+        lengths = {len(tables[(m, t)].compute_s) for t in type_names}
+        if len(lengths) != 1 or 0 in lengths:
+            raise ValueError(f"cost tables of model {m!r} disagree on the layer count: {lengths}")
+
+
+def build_chip(
+    accel_types: Sequence[str],
+    bandwidth_bytes_per_s: float,
+    model_names: Sequence[str],
+    tables: Mapping[tuple[str, str], CostTableLike],
+    dram_static_power_w: float = 0.0,
+) -> Chip:
+    """Build a chip from one accelerator type name per instance and the cost tables."""
+    if not accel_types:
+        raise UserError("hardware", "has no sub-accelerators", "give at least one instance")
+    if not bandwidth_bytes_per_s > 0:
+        raise UserError("dram_bandwidth", "must be > 0", "set a positive bandwidth")
+    type_names = tuple(dict.fromkeys(accel_types))
+    _check_tables(model_names, type_names, tables)
+    per_type = [[tables[(m, t)] for t in type_names] for m in model_names]
+    compute = [[tab.compute_s.astype(float).tolist() for tab in row] for row in per_type]
+    dram = [[tab.dram_bytes.astype(float).tolist() for tab in row] for row in per_type]
+    energy = [[tab.energy_dynamic_j.astype(float).tolist() for tab in row] for row in per_type]
+    bw = float(bandwidth_bytes_per_s)
+    demand = [
+        [[d / c for c, d in zip(cs, ds, strict=True)] for cs, ds in zip(cm, dm, strict=True)]
+        for cm, dm in zip(compute, dram, strict=True)
+    ]
+    latency = [
+        [
+            [max(c, d / bw) for c, d in zip(cs, ds, strict=True)]
+            for cs, ds in zip(cm, dm, strict=True)
+        ]
+        for cm, dm in zip(compute, dram, strict=True)
+    ]
+    best_type, remaining_best = [], []
+    for lat_m in latency:
+        per_layer = list(zip(*lat_m, strict=True))
+        best_type.append([min(range(len(v)), key=v.__getitem__) for v in per_layer])
+        remaining_best.append(_suffix_sums([min(v) for v in per_layer]))
+    static = {t: float(tables[(model_names[0], t)].static_power_w) for t in type_names}
+    return Chip(
+        type_names=type_names,
+        accel_type=tuple(type_names.index(t) for t in accel_types),
+        bandwidth_bytes_per_s=bw,
+        static_power_w=tuple(static[t] for t in accel_types),
+        dram_static_power_w=float(dram_static_power_w),
+        model_names=tuple(model_names),
+        num_layers=tuple(len(compute[m][0]) for m in range(len(model_names))),
+        compute_s=compute,
+        dram_bytes=dram,
+        energy_j=energy,
+        demand_bytes_per_s=demand,
+        latency_s=latency,
+        remaining_latency_s=[[_suffix_sums(lt) for lt in lat_m] for lat_m in latency],
+        best_type=best_type,
+        remaining_best_s=remaining_best,
+        isolated_latency_s=[rb[0] for rb in remaining_best],
+    )
