@@ -1,0 +1,130 @@
+"""Planaria-style deadline-aware scoring and minimal-resource placement, on sub-accelerators.
+
+Paper: Soroush Ghodrati, Byung Hoon Ahn, Joon Kyung Kim, Sean Kinzer, Brahmendra Reddy Yatham,
+Navateja Alla, Hardik Sharma, Mohammad Alian, Eiman Ebrahimi, Nam Sung Kim, Cliff Young and
+Hadi Esmaeilzadeh, "Planaria: Dynamic Architecture Fission for Spatial Multi-Tenant Acceleration
+of Deep Neural Networks", MICRO 2020; scheduler as coded in he-actlab/planaria.code
+(scheduler/scheduler.py).
+
+Planaria (race mode, when not every task fits): ``slack_i = QoS_i - (now - start_i)``,
+``possible_i = {c : remaining_time_i(c subarrays) <= slack_i}``, and
+    score_i = priority_i / (slack_i * min(possible_i))   if possible_i is non-empty
+            = -priority_i / remaining_time_i(all)         otherwise (cannot meet its QoS)
+tasks get ``min(possible_i)`` subarrays (the fewest that meet the slack) in descending score,
+and the spare subarrays are spread by score.
+
+This module, per decision point (every layer boundary / arrival):
+    slack_r  = deadline_r - now
+    rem_r    = remaining_best_s[model][next_layer]            (isolated, best types)
+    meets_r  = rem_r <= slack_r
+    score_r  = priority_r / (slack_r * rem_r)                 if meets_r
+             = -priority_r / rem_r                             otherwise
+    feasible types of r: t with latency_s[m][t][l] + remaining_best_s[m][l + 1] <= slack_r
+Requests that can meet their deadline come first (then descending score, then request id).
+Each takes the free sub-accelerator of a feasible type with the least energy for its next layer
+(ties: faster, then lower index); if no free unit is feasible, it waits for one. Requests that
+cannot meet their deadline take their fastest free sub-accelerator (least lateness).
+
+Adaptations to this system (every one is ours, not Planaria's):
+- "Units": at layer granularity a request runs on exactly one sub-accelerator, so it cannot span
+  several units as a Planaria task spans subarrays. The resource a request needs from the chip is
+  unit-time, whose minimum is ``rem_r`` (the best-type remaining time). So ``min(possible_i)``
+  (fewest subarrays that meet the slack) becomes ``rem_r`` (fewest unit-seconds that meet it).
+  The score keeps Planaria's shape: higher priority, less slack and less work go first.
+- "Fewest units that meet slack" becomes the *placement* rule: among free units whose type still
+  meets the slack, take the cheapest one (least dynamic energy), leaving faster units to others.
+  ``prefer_low_energy=False`` takes the fastest feasible unit instead.
+- Planaria's fit mode (all tasks fit, spare subarrays spread by priority / remaining time)
+  collapses here: a request can use at most one unit per layer, so there is nothing spare to
+  spread to a placed request. Spare units go to requests that cannot meet their deadline; with
+  ``work_conserving=True`` they also go to meetable requests whose feasible types are all busy
+  (on their fastest free unit), otherwise those wait as a Planaria task waits for its minimum.
+- Re-allocation happens at layer boundaries (Planaria: tile boundaries), with no fission cost.
+- Time estimates are isolated, full-bandwidth costs; DRAM contention is not predicted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import Field
+
+from relmas.schedulers.base import Decision, Scheduler, SchedulerParams, best_free_accel
+from relmas.schedulers.registry import register_scheduler
+from relmas.sim.engine import Simulator
+from relmas.sim.request import Dispatch, Request
+
+_TINY_S = 1e-12  # keeps the score finite for zero-cost layers in hand-made chips
+
+
+class PlanariaParams(SchedulerParams):
+    """Placement knobs of the sub-accelerator adaptation (Planaria's own are hardware sizes)."""
+
+    prefer_low_energy: bool = Field(
+        True,
+        description="Place a request that can meet its deadline on the least-energy free unit "
+        "whose type still meets the slack (True) or on the fastest such unit (False).",
+    )
+    work_conserving: bool = Field(
+        False,
+        description="Give free units left over to meetable requests whose feasible types are all "
+        "busy, on their fastest free unit (True), instead of letting them wait (False).",
+    )
+
+
+@register_scheduler("planaria")
+class PlanariaScheduler(Scheduler):
+    """Score by priority / (slack x remaining work); cheapest feasible unit; late ones last."""
+
+    Params = PlanariaParams
+
+    def rank(self, sim: Simulator, req: Request) -> tuple[bool, float]:
+        """(can meet its deadline, Planaria score); larger runs first."""
+        slack_s = req.deadline_s - sim.now_s
+        rem_s = max(sim.chip.remaining_best_s[req.model][req.next_layer], _TINY_S)
+        if rem_s <= slack_s:  # implies slack_s > 0
+            return True, req.priority / (slack_s * rem_s)
+        return False, -req.priority / rem_s
+
+    def feasible_unit(self, sim: Simulator, req: Request, free: Sequence[int]) -> int | None:
+        """The cheapest free unit whose type still lets ``req`` meet its deadline, if any."""
+        p = self.params
+        assert isinstance(p, PlanariaParams)
+        chip, m, layer = sim.chip, req.model, req.next_layer
+        budget_s = req.deadline_s - sim.now_s - chip.remaining_best_s[m][layer + 1]
+        best: tuple[float, float, int] | None = None
+        for a in free:
+            t = chip.accel_type[a]
+            latency_s = chip.latency_s[m][t][layer]
+            if latency_s > budget_s:
+                continue
+            cost = chip.energy_j[m][t][layer] if p.prefer_low_energy else latency_s
+            if best is None or (cost, latency_s, a) < best:
+                best = (cost, latency_s, a)
+        return None if best is None else best[2]
+
+    def decide(self, sim: Simulator) -> list[Decision]:
+        """Meetable requests by score onto feasible units; then the rest onto spare units."""
+        p = self.params
+        assert isinstance(p, PlanariaParams)
+        ranked = sorted(sim.ready.values(), key=lambda r: (*self.rank(sim, r), -r.rid))
+        ranked.reverse()
+        free = list(sim.free_accels)
+        out: list[Decision] = []
+        waiting: list[Request] = []
+        for req in ranked:
+            if not free:
+                break
+            meets = self.rank(sim, req)[0]
+            a = self.feasible_unit(sim, req, free) if meets else best_free_accel(sim, req, free)
+            if a is None:
+                waiting.append(req)
+                continue
+            free.remove(a)
+            out.append(Dispatch(req, a))
+        if p.work_conserving or not (out or sim.can_wait()):
+            for req in waiting[: len(free)]:
+                a = best_free_accel(sim, req, free)
+                free.remove(a)
+                out.append(Dispatch(req, a))
+        return out

@@ -1,0 +1,87 @@
+"""Scheduler registry: one file per scheduler, registered by name; duplicate names are an error.
+
+References accepted by :func:`make_scheduler`:
+- a registered name (``edf``),
+- ``package.module:ClassName`` for a user's own scheduler class,
+- ``rl:DIR`` for a trained RL policy (loaded lazily, so the core never imports torch).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from relmas.errors import UserError, unknown_name
+from relmas.schedulers.base import Scheduler
+
+S = TypeVar("S", bound=type[Scheduler])
+_REGISTRY: dict[str, type[Scheduler]] = {}
+_NOT_POLICIES = {"base", "registry"}
+
+
+def register_scheduler(name: str) -> Callable[[S], S]:
+    """Class decorator: register a scheduler under ``name`` (an error if the name is taken)."""
+
+    def deco(cls: S) -> S:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            other = _REGISTRY[name]
+            raise ValueError(f"scheduler {name!r} is already registered by {other.__module__}")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def _load_builtin() -> None:
+    """Import every module of this package so its ``@register_scheduler`` runs (once)."""
+    package = importlib.import_module("relmas.schedulers")
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in _NOT_POLICIES and not info.name.startswith("_"):
+            importlib.import_module(f"relmas.schedulers.{info.name}")
+
+
+def scheduler_names() -> list[str]:
+    """Names of all built-in schedulers, sorted."""
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def scheduler_class(name: str) -> type[Scheduler]:
+    """The class registered under ``name``."""
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise unknown_name("scheduler", name, _REGISTRY)
+    return _REGISTRY[name]
+
+
+def _import_class(ref: str) -> type[Scheduler]:
+    module_name, _, attr = ref.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(
+            "scheduler", f"cannot import {ref!r} ({exc})", "check module:Class"
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, Scheduler)):
+        raise UserError("scheduler", f"{ref!r} is not a Scheduler subclass", "subclass Scheduler")
+    return cls
+
+
+def make_scheduler(ref: str, params: Mapping[str, Any] | None = None) -> Scheduler:
+    """Build a scheduler from a reference and optional parameters (validated)."""
+    if ref.startswith("rl:"):
+        from relmas.rl.policy_scheduler import load_policy_scheduler  # lazy: needs torch
+
+        return load_policy_scheduler(ref[3:])
+    cls = _import_class(ref) if ":" in ref else scheduler_class(ref)
+    try:
+        return cls(cls.Params.model_validate(dict(params or {})))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "params"
+        raise UserError(f"scheduler {ref} params.{field}", err["msg"], "see `relmas list`") from exc
