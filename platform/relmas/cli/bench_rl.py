@@ -1,0 +1,177 @@
+"""``relmas bench rl``: throughput of the RL stack, each number beside a reference measured in the
+same run (so a slow machine does not look like a slow env).
+
+* env steps/s with random masked actions vs Gymnasium ``CartPole-v1`` steps/s (target >= 0.2x);
+* RLlib sampling steps/s with 1 and 2 EnvRunners (policy forward included) and the scaling
+  efficiency ``tput(2) / (2 * tput(1))``;
+* policy decision latency (feature encoding + numpy forward), median and p99 in microseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def register_bench(bench_subparsers: Any) -> None:
+    """Add ``bench rl``."""
+    p = bench_subparsers.add_parser("rl", help="env / RLlib / policy throughput")
+    p.add_argument("--scenario", default="heavy", help="scenario preset or 'toy'")
+    p.add_argument("--hardware", default="2s2e")
+    p.add_argument("--seconds", type=float, default=3.0, help="duration of each env timing")
+    p.add_argument("--sample-steps", type=int, default=2000, help="steps per EnvRunner")
+    p.add_argument("--checkpoint", type=Path, default=None, help="policy dir (default: random)")
+    p.add_argument("--no-rllib", action="store_true", help="skip the RLlib sampling timing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_bench_rl)
+
+
+def _steps_per_s(env: Any, seconds: float, masked: bool) -> float:
+    """Random-action steps per second (masked sampling for the relmas env)."""
+    rng = np.random.default_rng(0)
+    obs, _ = env.reset(seed=0)
+    steps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        if masked:
+            valid = np.flatnonzero(obs["action_mask"])
+            action = int(valid[rng.integers(valid.size)])
+        else:
+            action = int(rng.integers(env.action_space.n))
+        obs, _, term, trunc, _ = env.step(action)
+        steps += 1
+        if term or trunc:
+            obs, _ = env.reset(seed=steps)
+    return steps / (time.perf_counter() - t0)
+
+
+def bench_env(env_config: dict[str, Any], seconds: float) -> dict[str, float]:
+    """relmas env vs CartPole-v1, same process, same duration."""
+    import gymnasium as gym
+
+    from relmas.env.multi_accel import MultiAccelEnv
+
+    ours = _steps_per_s(MultiAccelEnv(env_config), seconds, masked=True)
+    cart = _steps_per_s(gym.make("CartPole-v1"), seconds, masked=False)
+    return {"env_steps_per_s": ours, "cartpole_steps_per_s": cart, "cartpole_ratio": ours / cart}
+
+
+def _sampling_rate(env_config: dict[str, Any], runners: int, steps: int) -> float:
+    from relmas.rl.trainer import TrainSettings, build_config
+
+    s = TrainSettings(env_config=env_config, num_env_runners=runners)
+    algo = build_config(s).build_algo()
+    try:
+        group = algo.env_runner_group
+
+        def sample(n: int) -> list[int]:
+            return group.foreach_env_runner(
+                lambda r: sum(e.env_steps() for e in r.sample(num_timesteps=n)),
+                local_env_runner=False,
+            )
+
+        sample(200)  # warm-up: first forward passes, env resets
+        t0 = time.perf_counter()
+        total = sum(sample(steps))
+        return total / (time.perf_counter() - t0)
+    finally:
+        algo.stop()
+
+
+def bench_rllib(env_config: dict[str, Any], steps: int) -> dict[str, float]:
+    """RLlib EnvRunner sampling throughput with 1 and 2 runners."""
+    import os
+
+    import ray
+
+    ray.init(
+        address="local",
+        num_cpus=max(os.cpu_count() or 1, 2),
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    try:
+        one = _sampling_rate(env_config, 1, steps)
+        two = _sampling_rate(env_config, 2, steps)
+    finally:
+        ray.shutdown()
+    return {
+        "rllib_steps_per_s_1_runner": one,
+        "rllib_steps_per_s_2_runners": two,
+        "rllib_scaling_efficiency": two / (2 * one),
+    }
+
+
+def _random_policy(chip: Any, top_k: int) -> Any:
+    """A policy scheduler with random 128x128 tanh weights: the latency of an untrained net."""
+    from relmas.env.features import FeatureEncoder
+    from relmas.rl.export import NumpyPolicy
+    from relmas.rl.policy_scheduler import PolicyScheduler
+
+    enc = FeatureEncoder(chip, top_k)
+    rng = np.random.default_rng(0)
+    dims = [enc.obs_dim, 128, 128, enc.num_actions]
+    layers = [
+        (
+            rng.normal(0, 0.1, (o, i)).astype(np.float32),
+            np.zeros(o, np.float32),
+            "tanh" if j < 2 else "linear",
+        )
+        for j, (i, o) in enumerate(itertools.pairwise(dims))
+    ]
+    meta = {
+        "top_k": top_k,
+        "obs_dim": enc.obs_dim,
+        "accel_types": [chip.type_names[t] for t in chip.accel_type],
+    }
+    return PolicyScheduler(NumpyPolicy(layers[:2], layers[2:]), meta, "random")
+
+
+def bench_decision_latency(env_config: dict[str, Any], checkpoint: Path | None) -> dict[str, float]:
+    """Per-decision latency of the numpy policy scheduler over one simulated episode."""
+    from relmas.env.sources import make_source
+    from relmas.rl.policy_scheduler import load_policy_scheduler
+
+    source = make_source(env_config)
+    sim = source.make_simulator(0)
+    if checkpoint is not None:
+        sched = load_policy_scheduler(checkpoint)
+    else:
+        sched = _random_policy(source.chip, int(env_config.get("top_k", 8)))
+    sched.reset(sim, np.random.default_rng(0))
+    times_ns = []
+    while sim.advance():
+        t0 = time.perf_counter_ns()
+        decisions = sched.decide(sim)
+        times_ns.append(time.perf_counter_ns() - t0)
+        sim.apply(decisions)
+    us = np.array(times_ns) / 1e3
+    return {
+        "decision_latency_us_median": float(np.median(us)),
+        "decision_latency_us_p99": float(np.percentile(us, 99)),
+        "decisions": len(us),
+    }
+
+
+def run_bench_rl(args: argparse.Namespace) -> int:
+    """Run the benchmarks and print a table or JSON."""
+    env_config = {"scenario": args.scenario, "hardware": args.hardware, "seeds": [0, 1, 2]}
+    out: dict[str, Any] = {"scenario": args.scenario, "hardware": args.hardware}
+    out.update(bench_env(env_config, args.seconds))
+    out.update(bench_decision_latency(env_config, args.checkpoint))
+    if not args.no_rllib:
+        out.update(bench_rllib(env_config, args.sample_steps))
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for key, value in out.items():
+            print(
+                f"{key:<32}{value:>14,.3f}" if isinstance(value, float) else f"{key:<32}{value:>14}"
+            )
+    return 0

@@ -1,0 +1,173 @@
+"""Gymnasium env over the discrete-event simulator the heuristics use (``relmas/MultiAccel-v0``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from relmas.env.features import CLIP, ENV_ID, ENV_VERSION, FeatureEncoder
+from relmas.env.rewards import OutcomeTracker, StepEvents, make_reward
+from relmas.env.sources import make_source
+from relmas.errors import UserError
+from relmas.sim.engine import Simulator
+from relmas.sim.metrics import compute_metrics
+from relmas.sim.request import Dispatch
+
+__all__ = ["ENV_ID", "ENV_VERSION", "KPI_KEYS", "MultiAccelEnv"]
+KPI_KEYS = (
+    "sla_rate",
+    "drop_rate",
+    "energy_j",
+    "energy_per_inference_j",
+    "mean_latency_s",
+    "p99_latency_s",
+    "antt",
+    "mean_utilization",
+    "dram_utilization",
+    "requests",
+    "completed",
+)
+
+
+class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
+    """Online scheduling of multi-tenant DNN inference on a Simba/Eyeriss multi-accelerator.
+
+    ## Description
+    Requests (tenant, model, priority, deadline) arrive over time; each layer of a request runs
+    on one sub-accelerator, and all running layers share one DRAM bandwidth. The agent is asked
+    at every engine decision point (some sub-accelerator free and some layer ready; or every
+    ``decision_period_s`` as in RELMAS) and dispatches one layer per step.
+
+    ## Observation
+    ``Dict(observations=Box(-10, 10, (D,)), action_mask=Box(0, 1, (K*N+1,)))``; see
+    :mod:`relmas.env.features` for the layout: per top-K candidate (earliest deadlines) slack,
+    waiting time, priority, per-type remaining work / bandwidth demand and next-layer
+    latency / energy / demand; per sub-accelerator type one-hot, busy flag, remaining busy
+    time, granted and demanded bandwidth; global DRAM load, queue length, free fraction,
+    arrival progress and time of episode.
+
+    ## Action
+    ``Discrete(K * N + 1)``: ``i * N + a`` runs candidate ``i``'s next layer on free
+    sub-accelerator ``a``; ``K * N`` waits for the next event. Invalid actions are masked (the
+    mask is never all zero); stepping one raises ``ValueError`` unless ``strict=False``.
+
+    ## Rewards
+    Shaped by :mod:`relmas.env.rewards` (``reward`` config, default preset ``relmas``): met /
+    missed deadlines weighted by priority (a miss is paid when the deadline passes), optional
+    tardiness, DRAM-oversubscription and energy terms.
+
+    ## Episode End
+    Terminates when every request of the trace is completed or dropped; the final ``info``
+    carries the unshaped KPIs of :func:`relmas.sim.metrics.compute_metrics` (``sla_rate``,
+    ``energy_per_inference_j``...). Never truncated (traces are finite).
+
+    ## Arguments
+    ``config`` dict: ``scenario`` (``"toy"`` or a preset), ``hardware`` (``"2s2e"``...),
+    ``seeds`` (episode seeds; ``reset(seed=s)`` picks one deterministically), ``top_k`` (8),
+    ``candidates`` (``mixed``: half earliest-deadline, half least-remaining-work; ``deadline``),
+    ``reward`` (dict), ``decision_period_s`` (None = event-driven), ``strict`` (True).
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium convention)
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        config = dict(config or {})
+        self.config = config
+        self.source = make_source(config)
+        self.seeds = [int(s) for s in config.get("seeds", range(100))]
+        if not self.seeds:
+            raise UserError("seeds", "is empty", "give at least one episode seed")
+        self.strict = bool(config.get("strict", True))
+        self.encoder = FeatureEncoder(
+            self.source.chip,
+            int(config.get("top_k", 8)),
+            candidates=str(config.get("candidates", "mixed")),
+        )
+        enc = self.encoder
+        self.reward_fn = make_reward(
+            config.get("reward"), enc.time_scale_s, float(np.mean(enc._mean_layer_j))
+        )
+        self.action_space = spaces.Discrete(enc.num_actions)
+        self.observation_space = spaces.Dict(
+            {
+                "observations": spaces.Box(-CLIP, CLIP, (enc.obs_dim,), np.float32),
+                "action_mask": spaces.Box(0.0, 1.0, (enc.num_actions,), np.float32),
+            }
+        )
+        self.sim: Simulator | None = None
+        self.episode_seed = -1
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start the episode of one trace seed: ``options["episode_seed"]`` or a seeded pick."""
+        super().reset(seed=seed)
+        if options and "episode_seed" in options:
+            self.episode_seed = int(options["episode_seed"])
+        else:
+            self.episode_seed = self.seeds[int(self.np_random.integers(len(self.seeds)))]
+        self.sim = self.source.make_simulator(self.episode_seed)
+        self.outcomes = OutcomeTracker()
+        self.steps = 0
+        self.episode_return = 0.0
+        if not self.sim.advance():  # an empty trace: nothing to decide
+            raise UserError("scenario", "the episode has no decision point", "add requests")
+        return self._observe(), {"episode_seed": self.episode_seed}
+
+    def _observe(self) -> dict[str, np.ndarray]:
+        assert self.sim is not None
+        self.encoder.encode(self.sim)
+        return {"observations": self.encoder.obs.copy(), "action_mask": self.encoder.mask.copy()}
+
+    def step(self, action: int) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """Apply one dispatch (or wait), then run the engine to the next decision point."""
+        sim = self.sim
+        if sim is None:
+            raise RuntimeError("call reset() before step()")
+        action = int(action)
+        if not 0 <= action < self.encoder.num_actions or self.encoder.mask[action] < 0.5:
+            if self.strict:
+                raise ValueError(f"action {action} is masked out at t={sim.now_s:.6g}s")
+            action = self._fallback_action()
+        t0_s, e0_j = sim.now_s, sim.dynamic_energy_j
+        over0 = max(sim.dram_demand_bytes_per_s / sim.chip.bandwidth_bytes_per_s - 1.0, 0.0)
+        choice = self.encoder.decode(action)
+        sim.apply([] if choice is None else [Dispatch(choice[0], choice[1])])
+        running = [r for r in sim.accel_request if r is not None]
+        terminated = not sim.advance()
+        elapsed_s = sim.now_s - t0_s
+        met, missed, late = self.outcomes.update(sim, running, final=terminated)
+        events = StepEvents(
+            met, missed, late, elapsed_s, sim.dynamic_energy_j - e0_j, over0 * elapsed_s
+        )
+        reward = self.reward_fn(events)
+        self.steps += 1
+        self.episode_return += reward
+        info: dict[str, Any] = {}
+        if terminated:
+            info = self.episode_kpis()
+            obs = {"observations": self.encoder.obs.copy(), "action_mask": self.encoder.mask.copy()}
+        else:
+            obs = self._observe()
+        return obs, reward, terminated, False, info
+
+    def _fallback_action(self) -> int:
+        """Non-strict mode only (for ``check_env``): replace a masked action by the first valid."""
+        return int(np.flatnonzero(self.encoder.mask)[0])
+
+    def episode_kpis(self) -> dict[str, Any]:
+        """Unshaped KPIs of the (finished) episode, comparable across reward shapings."""
+        assert self.sim is not None
+        metrics = compute_metrics(self.sim.result())
+        kpis: dict[str, Any] = {k: float(metrics[k]) for k in KPI_KEYS}
+        kpis = {k: (v if math.isfinite(v) else 0.0) for k, v in kpis.items()}
+        kpis.update(episode_seed=self.episode_seed, decisions=self.steps)
+        return kpis

@@ -1,0 +1,165 @@
+"""Pluggable reward shaping for the scheduling env, chosen by name with coefficients from config.
+
+Shaping is a training device only: every episode's final ``info`` also carries the unshaped KPIs
+(SLA rate, energy per inference) so runs with different shaping remain comparable. A reward is a
+sum of terms; each term sees the requests that finished between two agent steps, the dynamic
+energy spent and the DRAM demand integrated over the elapsed time.
+
+Presets (``reward: {"name": ..., <coefficient overrides>}``):
+
+* ``sla``: ``+met * w(p)`` per request meeting its deadline, ``-miss * w(p)`` per miss or drop
+  (paid when the deadline passes, see :class:`OutcomeTracker`), with ``w(p) = p /
+  priority_scale`` if ``priority_weighted`` else 1.
+* ``relmas``: ``sla`` plus the bandwidth-efficiency term RELMAS shapes with (penalty on the
+  oversubscribed DRAM demand ``max(0, D - B) / B`` integrated over time, in units of the mean
+  isolated latency) and a small tardiness term.
+* ``energy``: ``relmas`` plus ``-energy * dE / E_layer`` (energy in units of a mean layer).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from relmas.errors import UserError, did_you_mean
+from relmas.sim.engine import Simulator
+from relmas.sim.request import DONE, Request
+
+
+@dataclass(frozen=True)
+class StepEvents:
+    """What happened between two agent steps.
+
+    Attributes:
+        met: Requests completed by their deadline.
+        missed: Requests whose deadline passed unmet (reported once, when it passes).
+        late: Requests completed after their deadline (for the tardiness term).
+        elapsed_s: Simulated time elapsed.
+        energy_j: Dynamic energy spent.
+        oversubscription_s: Integral of ``max(0, demand - B) / B`` over the interval.
+    """
+
+    met: Sequence[Request]
+    missed: Sequence[Request]
+    late: Sequence[Request]
+    elapsed_s: float
+    energy_j: float
+    oversubscription_s: float
+
+
+class OutcomeTracker:
+    """Turns simulator progress into met / missed events, scoring every request exactly once.
+
+    A miss is reported as soon as the deadline passes, not when the late request finally
+    completes: with discounting, a penalty paid at completion time would teach the agent to
+    postpone work (waiting delays the penalty), which is the opposite of what the SLA needs.
+    """
+
+    def __init__(self) -> None:
+        self._seen = 0
+        self._deadlines: list[tuple[float, int]] = []
+        self._scored: set[int] = set()
+
+    def update(
+        self, sim: Simulator, running: Sequence[Request], final: bool
+    ) -> tuple[list[Request], list[Request], list[Request]]:
+        """(met, missed, late) since the last call; ``running``: requests the engine ran."""
+        reqs = sim.requests
+        for r in reqs[self._seen :]:
+            heapq.heappush(self._deadlines, (r.deadline_s, r.rid))
+        self._seen = len(reqs)
+        met, missed, late = [], [], []
+        for r in running:
+            if r.state != DONE:
+                continue
+            if r.finish_s <= r.deadline_s:
+                met.append(r)
+                self._scored.add(r.rid)
+                continue
+            late.append(r)
+            if r.rid not in self._scored:
+                missed.append(r)
+                self._scored.add(r.rid)
+        heap, now = self._deadlines, sim.now_s
+        while heap and (final or heap[0][0] < now):
+            rid = heapq.heappop(heap)[1]
+            if rid not in self._scored:
+                missed.append(reqs[rid])
+                self._scored.add(rid)
+        return met, missed, late
+
+
+@dataclass(frozen=True)
+class RewardCoefficients:
+    """Weights of each term; all non-negative (the sign lives in the formula)."""
+
+    met: float = 1.0
+    miss: float = 1.0
+    tardiness: float = 0.0
+    bandwidth: float = 0.0
+    energy: float = 0.0
+    priority_weighted: bool = True
+    priority_scale: float = 9.0
+
+
+PRESETS: dict[str, RewardCoefficients] = {
+    "sla": RewardCoefficients(),
+    "relmas": RewardCoefficients(tardiness=0.1, bandwidth=0.05),
+    "energy": RewardCoefficients(tardiness=0.1, bandwidth=0.05, energy=0.01),
+}
+
+
+class ShapedReward:
+    """Computes the reward of one agent step from :class:`StepEvents`.
+
+    ``time_scale_s`` (mean isolated latency) and ``energy_scale_j`` (mean layer energy) make the
+    terms dimensionless so the same coefficients work across chips.
+    """
+
+    def __init__(
+        self, name: str, coef: RewardCoefficients, time_scale_s: float, energy_scale_j: float
+    ) -> None:
+        self.name = name
+        self.coef = coef
+        self.time_scale_s = time_scale_s
+        self.energy_scale_j = energy_scale_j or 1.0
+
+    def __call__(self, ev: StepEvents) -> float:
+        """The shaped reward of one step."""
+        c = self.coef
+        scale = c.priority_scale if c.priority_weighted else 0.0
+        r = c.met * sum(req.priority / scale if scale else 1.0 for req in ev.met)
+        r -= c.miss * sum(req.priority / scale if scale else 1.0 for req in ev.missed)
+        if c.tardiness:
+            for req in ev.late:
+                w = req.priority / scale if scale else 1.0
+                budget_s = max(req.deadline_s - req.arrival_s, 1e-12)
+                r -= c.tardiness * w * (req.finish_s - req.deadline_s) / budget_s
+        if c.bandwidth:
+            r -= c.bandwidth * ev.oversubscription_s / self.time_scale_s
+        if c.energy:
+            r -= c.energy * ev.energy_j / self.energy_scale_j
+        return r
+
+
+def make_reward(
+    spec: Mapping[str, Any] | None, time_scale_s: float, energy_scale_j: float
+) -> ShapedReward:
+    """Build a reward from ``{"name": preset, **coefficient_overrides}`` (``None``: ``relmas``)."""
+    spec = dict(spec or {})
+    name = str(spec.pop("name", "relmas"))
+    if name not in PRESETS:
+        raise UserError("reward.name", f"unknown reward {name!r}", did_you_mean(name, PRESETS))
+    known = {f.name for f in fields(RewardCoefficients)}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise UserError(
+            f"reward.{unknown[0]}", "unknown coefficient", did_you_mean(unknown[0], known)
+        )
+    for key, value in spec.items():
+        if not isinstance(value, bool) and float(value) < 0:
+            raise UserError(f"reward.{key}", f"must be >= 0, got {value}", "the sign is built in")
+    coef = replace(PRESETS[name], **spec)
+    return ShapedReward(name, coef, time_scale_s, energy_scale_j)
