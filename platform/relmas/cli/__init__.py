@@ -1,0 +1,1 @@
+"""The ``relmas`` command line. Heavy imports (Ray, torch, matplotlib) live inside commands."""

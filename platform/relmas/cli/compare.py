@@ -1,0 +1,140 @@
+"""``relmas compare``: every scheduler on the same seeded requests, with a table, JSON and plots."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from relmas.cli.common import dumps, float_list, fmt, positive_int, print_table, write_atomic
+from relmas.cli.simulate import add_setup_args
+from relmas.errors import UserError
+from relmas.evaluation import plots
+from relmas.evaluation.runner import RunSpec, cached_setup, default_jobs, run_many, simulate
+from relmas.evaluation.summary import best_by, summarize
+from relmas.schedulers import scheduler_names
+from relmas.tracking import add_tracking_args, log_comparison
+
+GANTT_REQUESTS = 40
+
+
+def register(subparsers: Any) -> None:
+    """Add ``compare``."""
+    p = subparsers.add_parser("compare", help="compare schedulers over seeds (table, JSON, PNGs)")
+    add_setup_args(p)
+    p.add_argument("--schedulers", default="all",
+                   help="comma list; 'all' = every built-in, e.g. all,rl:DIR")  # fmt: skip
+    p.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..N-1 per scheduler")
+    p.add_argument("--loads", type=float_list, default=None,
+                   help="also sweep offered load (SLA-vs-load plot), e.g. 0.5,0.8,1.1")  # fmt: skip
+    p.add_argument("--jobs", type=positive_int, default=None, help="processes (default: cores)")
+    p.add_argument("--out", type=Path, default=Path("relmas_out/compare"), help="output directory")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_tracking_args(p)
+    p.set_defaults(func=cmd_compare)
+
+
+def expand_schedulers(text: str) -> list[str]:
+    """``all,rl:DIR`` -> every built-in name plus ``rl:DIR``; unknown names fail early."""
+    names: list[str] = []
+    for item in (s.strip() for s in text.split(",")):
+        if not item:
+            continue
+        names += scheduler_names() if item == "all" else [item]
+    if not names:
+        raise UserError("--schedulers", "is empty", "give e.g. all or fcfs,edf")
+    known = set(scheduler_names())
+    for n in names:
+        if ":" not in n and n not in known:
+            from relmas.errors import unknown_name
+
+            raise unknown_name("--schedulers", n, known)
+    return list(dict.fromkeys(names))
+
+
+def _progress_run(specs: list[RunSpec], jobs: int, label: str) -> list[dict[str, Any]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    columns = [*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn()]  # fmt: skip
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task(label, total=len(specs))
+        return run_many(specs, jobs, lambda: bar.advance(task))
+
+
+def _gantt(args: argparse.Namespace, names: list[str], out: Path) -> Path:
+    """Gantt chart of the first requests of seed 0 for each scheduler (a short, cheap run)."""
+    schedules = []
+    setup = cached_setup(args.scenario, args.hardware, None, args.bandwidth_gbps)
+    n = min(GANTT_REQUESTS, setup.scenario.num_requests or GANTT_REQUESTS)
+    short = setup.scenario.model_copy(update={"num_requests": n})
+    for name in names:
+        spec = RunSpec(args.scenario, args.hardware, name, 0, None, args.bandwidth_gbps)
+        setup_short = replace(setup, scenario=short)
+        res, _ = simulate(spec, record_trace=True, setup=setup_short)
+        schedules.append((name, res))
+    window = max(r.makespan_s for _, r in schedules)
+    title = f"first {GANTT_REQUESTS} requests of {args.scenario} / {args.hardware}, seed 0"
+    return plots.plot_gantt(schedules, window, title, out / "gantt.png")
+
+
+def _table(summary: list[dict[str, Any]], title: str) -> None:
+    rows = []
+    for e in summary:
+        sla, en = e["sla_rate"], e["energy_per_inference_j"]
+        rows.append([
+            e["scheduler"], f"{sla['mean']:.3f} ± {sla['std']:.3f}", fmt(e["drop_rate"]["mean"]),
+            fmt(e["p99_latency_s"]["mean"], " s"), f"{en['mean'] * 1e3:.3f}",
+            fmt(e["antt"]["mean"]), fmt(e["mean_utilization"]["mean"]),
+            fmt(e["dram_utilization"]["mean"]),
+        ])  # fmt: skip
+    cols = ["scheduler", "SLA rate", "drop", "p99 latency", "mJ/inference", "ANTT", "util", "DRAM"]
+    print_table(title, cols, rows)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Run all schedulers x seeds (and loads), then write results.json and the plots."""
+    names = expand_schedulers(args.schedulers)
+    jobs = args.jobs or default_jobs()
+    setup = cached_setup(args.scenario, args.hardware, None, args.bandwidth_gbps)  # fail early
+    if args.loads and setup.scenario.offered_load is None:
+        raise UserError(
+            "--loads", f"scenario {args.scenario!r} has fixed rates (no offered_load)",
+            "drop --loads or use a scenario with offered_load, e.g. heavy",
+        )  # fmt: skip
+    started = time.perf_counter()
+    specs = [RunSpec(args.scenario, args.hardware, n, s, None, args.bandwidth_gbps)
+             for n in names for s in range(args.seeds)]  # fmt: skip
+    rows = _progress_run(specs, jobs, f"{len(specs)} runs")
+    summary = summarize(rows)
+    load_rows: list[dict[str, Any]] = []
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    pngs = [plots.plot_energy_sla_bars(summary, f"{args.scenario} / {args.hardware}",
+                                       out / "energy_sla.png")]  # fmt: skip
+    if args.loads:
+        load_specs = [RunSpec(args.scenario, args.hardware, n, s, load, args.bandwidth_gbps)
+                      for load in args.loads for n in names for s in range(args.seeds)]  # fmt: skip
+        load_rows = _progress_run(load_specs, jobs, f"{len(load_specs)} load-sweep runs")
+        load_summary = summarize(load_rows, ("scheduler", "offered_load"))
+        title = f"SLA rate vs offered load: {args.scenario} / {args.hardware}"
+        pngs.append(plots.plot_sla_vs_load(load_summary, title, out / "sla_vs_load.png"))
+    pngs.append(_gantt(args, names, out))
+    best = best_by(summary)
+    result = {
+        "scenario": args.scenario, "hardware": args.hardware, "seeds": args.seeds,
+        "schedulers": names, "summary": summary, "best": best["scheduler"], "runs": rows,
+        "load_runs": load_rows, "plots": [str(p) for p in pngs],
+        "wall_s": time.perf_counter() - started,
+    }  # fmt: skip
+    write_atomic(out / "results.json", dumps(result))
+    if args.json:
+        print(dumps({k: result[k] for k in ("scenario", "hardware", "seeds", "best", "summary")}))
+    else:
+        _table(summary, f"{args.scenario} / {args.hardware}: mean ± std over {args.seeds} seeds")
+        print(f"best SLA rate: {best['scheduler']}; wrote {out / 'results.json'} and "
+              + ", ".join(p.name for p in pngs))  # fmt: skip
+    log_comparison(args, result, out)
+    return 0

@@ -1,0 +1,78 @@
+"""Entry point of the ``relmas`` command.
+
+Every sub-command returns an exit code. A :class:`~relmas.errors.UserError` (a mistake the user
+can fix) becomes one line on stderr and exit code 2, never a traceback; anything else is a bug
+and propagates with its traceback so it can be reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from relmas import __version__
+from relmas.errors import UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser; command modules register their own sub-commands."""
+    from relmas.cli import (
+        bench_rl,
+        bench_sim,
+        capacity,
+        compare,
+        hw,
+        quickstart,
+        simulate,
+        tracking_cmds,
+        train,
+        tune,
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="relmas",
+        description="Online scheduling of multi-tenant DNN inference on heterogeneous "
+        "multi-accelerators (Simba-like + Eyeriss-like sharing DRAM): hardware cost models, "
+        "a discrete-event simulator, peer schedulers and an RL scheduler.",
+    )
+    parser.add_argument("--version", action="version", version=f"relmas {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    quickstart.register(sub)
+    hw.register(sub)
+    simulate.register(sub)
+    compare.register(sub)
+    capacity.register(sub)
+    train.register(sub)
+    tune.register(sub)
+    tracking_cmds.register(sub)
+    bench = sub.add_parser("bench", help="benchmarks with JSON output (sim, rl)")
+    bench_sub = bench.add_subparsers(dest="bench_command", metavar="{sim,rl}")
+    bench.set_defaults(func=lambda _a: _help(bench))
+    bench_sim.register_bench(bench_sub)
+    bench_rl.register_bench(bench_sub)
+    parser.set_defaults(func=lambda _a: _help(parser))
+    return parser
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"relmas: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("relmas: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""``relmas simulate`` (one scheduler, one seed) and ``relmas list`` (what can be named)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from relmas.cli.common import dumps, fmt, positive_float, print_table, write_atomic
+from relmas.errors import UserError
+from relmas.experiment import load_setup, make_simulator
+from relmas.schedulers import make_scheduler, scheduler_class, scheduler_names
+from relmas.sim.metrics import compute_metrics
+from relmas.tracking import add_tracking_args, log_simulation
+
+
+def register(subparsers: Any) -> None:
+    """Add ``simulate`` and ``list``."""
+    p = subparsers.add_parser("simulate", help="run one scheduler on one scenario and seed")
+    add_setup_args(p)
+    p.add_argument("--scheduler", default="edf", help="scheduler name, pkg.mod:Class or rl:DIR")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="scheduler parameter (repeatable), e.g. --param beta=0.05")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="workload and scheduler seed")
+    p.add_argument("--trace-out", type=Path, help="write the per-layer schedule as CSV")
+    p.add_argument("--json", action="store_true", help="print metrics as JSON")
+    add_tracking_args(p)
+    p.set_defaults(func=cmd_simulate)
+    lp = subparsers.add_parser("list", help="list schedulers (with parameters) and scenarios")
+    lp.add_argument("--json", action="store_true")
+    lp.set_defaults(func=cmd_list)
+
+
+def add_setup_args(p: argparse.ArgumentParser) -> None:
+    """``--scenario``, ``--hardware`` and ``--bandwidth-gbps``, shared by several commands."""
+    p.add_argument("--scenario", default="heavy", help="preset name (envs/) or a YAML path")
+    p.add_argument("--hardware", default="2s2e", help="composition name (relmas hw list)")
+    p.add_argument("--bandwidth-gbps", type=positive_float, default=None,
+                   help="override the composition's DRAM bandwidth (GB/s)")  # fmt: skip
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``["beta=0.05", "variant=ae"]`` -> ``{"beta": 0.05, "variant": "ae"}`` (YAML scalars)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError("--param", f"{item!r} is not KEY=VALUE", "e.g. --param beta=0.05")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def metric_rows(m: dict[str, Any]) -> list[list[str]]:
+    """Rows of the human-readable metrics table."""
+    keys = [
+        ("sla_rate", ""), ("violation_rate", ""), ("drop_rate", ""), ("antt", ""), ("stp", ""),
+        ("fairness", ""), ("p50_latency_s", " s"), ("p99_latency_s", " s"),
+        ("throughput_per_s", " /s"), ("energy_j", " J"), ("energy_per_inference_j", " J"),
+        ("edp", " J·s"), ("mean_utilization", ""), ("dram_utilization", ""),
+        ("requests", ""), ("dispatches", ""),
+    ]  # fmt: skip
+    rows = [[k, fmt(m[k], u)] for k, u in keys]
+    rows.append(["utilization", " ".join(f"{u:.2f}" for u in m["utilization"])])
+    rows += [[f"sla_rate[{t}]", fmt(v)] for t, v in m["sla_rate_per_tenant"].items()]
+    return rows
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Run one simulation and print its metrics."""
+    setup = load_setup(args.scenario, args.hardware, args.bandwidth_gbps)
+    sched_params = parse_params(args.param)
+    scheduler = make_scheduler(args.scheduler, sched_params)
+    sim = make_simulator(
+        setup, args.seed, record_trace=args.trace_out is not None,
+        bandwidth_policy=scheduler.bandwidth_policy,
+    )  # fmt: skip
+    res = sim.run(scheduler, seed=args.seed)
+    metrics = compute_metrics(res, [t.name for t in setup.scenario.tenants])
+    if args.trace_out:
+        lines = ["accel,accel_type,request,model,layer,start_s,end_s"]
+        lines += [
+            f"{a},{res.accel_types[a]},{rid},{res.model_names[res.model[rid]]},{layer},{s!r},{e!r}"
+            for a, rid, layer, s, e in res.trace
+        ]
+        write_atomic(args.trace_out, "\n".join(lines) + "\n")
+    if args.json:
+        print(dumps({"scenario": args.scenario, "hardware": args.hardware,
+                     "scheduler": args.scheduler, "seed": args.seed, **metrics}))  # fmt: skip
+    else:
+        title = f"{args.scheduler} on {args.scenario} / {args.hardware}, seed {args.seed}"
+        print_table(title, ["metric", "value"], metric_rows(metrics))
+    log_simulation(args, setup, metrics, sched_params, [args.trace_out] if args.trace_out else [])
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """List schedulers with their parameters, and scenario presets."""
+    from relmas.loaders.scenarios import scenario_names
+
+    info = {}
+    for name in scheduler_names():
+        cls = scheduler_class(name)
+        params = {k: f.description or "" for k, f in cls.Params.model_fields.items()}
+        summary = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
+        info[name] = {"summary": summary, "params": params}
+    if args.json:
+        print(dumps({"schedulers": info, "scenarios": scenario_names()}))
+        return 0
+    rows = [[n, d["summary"], ", ".join(d["params"]) or "-"] for n, d in info.items()]
+    print_table("schedulers", ["name", "summary", "parameters"], rows)
+    print_table("scenarios (envs/)", ["name"], [[s] for s in scenario_names()])
+    return 0

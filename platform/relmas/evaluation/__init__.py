@@ -1,0 +1,1 @@
+"""Running many simulations (schedulers x seeds x loads), summarising and plotting them."""
