@@ -1,0 +1,143 @@
+"""The Tune trainables: ``heuristic`` (simulate, no training) and ``rl``/``both`` (PPO + eval).
+
+All report the same unshaped KPI names at the top level (``sla_rate``,
+``energy_per_inference_j``, ...), so one sweep file format, one MLflow layout and one Pareto
+front serve both; RL trials add the shaped ``episode_return_mean`` (never used to select) and,
+at their last iteration, ``eval/<kpi>`` of the greedy policy on held-out seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from relmas.evaluation.runner import RunSpec, run_one
+from relmas.sweeps.kpis import chip_of, mean_kpis
+
+EVAL_FIRST_SEED = 10_000
+
+
+def heuristic_trainable(config: dict[str, Any]) -> None:
+    """One scheduler on one chip; one Tune iteration per seed (running seed-mean reported)."""
+    hw = chip_of(config)
+    rows: list[dict[str, Any]] = []
+    for seed in range(int(config["seeds"])):
+        rows.append(run_one(RunSpec(str(config["scenario"]), hw, str(config["scheduler"]), seed)))
+        n_accels = int(config["n_simba"]) + int(config["n_eyeriss"])
+        tune.report(
+            {**mean_kpis(rows), "seed_sla_rate": rows[-1]["sla_rate"], "n_accels": n_accels}
+        )
+
+
+def train_settings(config: dict[str, Any]) -> Any:
+    """The RL helper's ``TrainSettings`` for a trial config."""
+    from relmas.rl.trainer import TrainSettings
+
+    rl = config["rl"]
+    env_config: dict[str, Any] = {
+        "scenario": str(config["scenario"]),
+        "hardware": chip_of(config),
+        "seeds": list(range(int(rl["train_seeds"]))),
+        "top_k": int(rl["top_k"]),
+        "reward": dict(config["reward"]),
+        "decision_period_s": None,
+    }
+    if rl["episode_requests"]:
+        env_config["num_requests"] = int(rl["episode_requests"])
+    return TrainSettings(
+        env_config=env_config,
+        iterations=int(rl["iterations"]),
+        num_env_runners=0,
+        checkpoint_every=10**9,
+        seed=0,
+        train_batch_size=int(rl["train_batch_size"]),
+        minibatch_size=min(int(rl["minibatch_size"]), int(rl["train_batch_size"])),
+        num_epochs=int(rl["num_epochs"]),
+        lr=float(rl["lr"]),
+        model_config={"fcnet_hiddens": list(rl["hidden"]), "head_fcnet_hiddens": []},
+    )
+
+
+class RelmasTrainable(tune.Trainable):  # type: ignore[misc]
+    """PPO or a heuristic on one chip; checkpointable, so PBT can exploit and Tune resume.
+
+    One class serves ``rl`` and ``both`` sweeps: a trial whose ``scheduler`` is ``rl`` trains PPO
+    (one Tune iteration per PPO iteration), any other runs that heuristic one seed per
+    iteration, so heuristics and the learned policy share one grid, one MLflow experiment and
+    one Pareto front.
+    """
+
+    def setup(self, config: dict[str, Any]) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.algo: Any = None
+        if config["scheduler"] == "rl":
+            from relmas.rl.trainer import build_config
+
+            self.settings = train_settings(config)
+            self.algo = build_config(self.settings).build_algo()
+
+    def step(self) -> dict[str, Any]:
+        n_accels = int(self.config["n_simba"]) + int(self.config["n_eyeriss"])
+        if self.algo is None:
+            spec = RunSpec(
+                str(self.config["scenario"]),
+                chip_of(self.config),
+                str(self.config["scheduler"]),
+                len(self.rows),
+            )
+            self.rows.append(run_one(spec))
+            done = len(self.rows) >= int(self.config["seeds"])
+            return {**mean_kpis(self.rows), "n_accels": n_accels, "done": done}
+        return {**self._train_step(), "n_accels": n_accels}
+
+    def _train_step(self) -> dict[str, Any]:
+        from relmas.rl.callbacks import LOGGED_KPIS
+
+        result = self.algo.train()
+        runners = result.get("env_runners", {})
+        out: dict[str, Any] = {k: float(runners[k]) for k in LOGGED_KPIS if k in runners}
+        # ASHA/PBT rank on sla_rate every iteration; an iteration in which no training episode
+        # ended has none, so carry the last observed value forward (and flag it as stale).
+        fresh = math.isfinite(out.get("sla_rate", math.nan))
+        self.last_sla = out["sla_rate"] if fresh else getattr(self, "last_sla", math.nan)
+        out["sla_rate"], out["sla_rate_is_fresh"] = self.last_sla, int(fresh)
+        out["episode_return_mean"] = float(runners.get("episode_return_mean", math.nan))
+        out["env_steps"] = int(result.get("num_env_steps_sampled_lifetime", 0))
+        if self.iteration + 1 >= self.settings.iterations:
+            out.update(self._evaluate(), done=True)
+        return out
+
+    def _evaluate(self) -> dict[str, float]:
+        """Greedy policy on held-out seeds, through the same runner as the heuristics."""
+        from relmas.rl.export import export_module
+        from relmas.rl.trainer import policy_meta
+
+        out = Path(self.logdir or ".").resolve() / "policy"
+        meta = policy_meta(self.settings, self.iteration + 1)
+        export_module(self.algo.get_module(), out, meta)
+        seeds = range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + int(self.config["rl"]["eval_seeds"]))
+        spec = [
+            RunSpec(str(self.config["scenario"]), chip_of(self.config), f"rl:{out}", s)
+            for s in seeds
+        ]
+        return mean_kpis([run_one(s) for s in spec], prefix="eval/")
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        path = Path(checkpoint_dir).resolve()
+        if self.algo is not None:
+            self.algo.save_to_path(str(path / "algo"))
+        (path / "rows.json").write_text(json.dumps(self.rows), encoding="utf-8")
+
+    def load_checkpoint(self, checkpoint: Any) -> None:
+        path = Path(checkpoint).resolve()
+        if self.algo is not None:
+            self.algo.restore_from_path(str(path / "algo"))
+        self.rows = json.loads((path / "rows.json").read_text(encoding="utf-8"))
+
+    def cleanup(self) -> None:
+        if self.algo is not None:
+            self.algo.stop()

@@ -1,0 +1,194 @@
+"""What a tracked run records, as plain data, and the local offline store that keeps it.
+
+Why plain data first: a run's params, metrics, tags and artifact paths are collected in memory
+whether or not MLflow is reachable, so a dead tracking server never loses a result. If upload
+fails, the whole payload is written under ``relmas_out/mlflow_offline/<local_id>/`` (atomic
+writes) and ``relmas sync`` uploads it later. This module never imports mlflow.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relmas import __version__
+
+OFFLINE_DIR = Path("relmas_out") / "mlflow_offline"
+PAYLOAD_FILE = "payload.json"
+SYNCED_FILE = "synced.json"
+MAX_PARAM_CHARS = 6000
+PACKAGES = ("numpy", "pydantic", "ray", "torch", "gymnasium", "mlflow")
+_BAD_KEY = re.compile(r"[^0-9A-Za-z_\-. /]")
+
+
+@dataclass
+class RunPayload:
+    """Everything one MLflow run holds; JSON-serialisable so it can wait offline."""
+
+    experiment: str
+    name: str
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: list[tuple[str, float, int, int]] = field(default_factory=list)  # key, value, ts, step
+    artifacts: list[str] = field(default_factory=list)
+    status: str = "FINISHED"
+    local_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    parent_local_id: str = ""
+    parent_run_id: str = ""
+    partial_run_id: str = ""
+
+    def add_metrics(self, values: dict[str, float], step: int) -> list[tuple[str, float, int, int]]:
+        """Append finite-or-NaN metrics at ``step``; returns the new entries."""
+        ts = int(time.time() * 1000)
+        new = [(k, float(v), ts, int(step)) for k, v in values.items()]
+        self.metrics.extend(new)
+        return new
+
+
+def clean_key(key: str) -> str:
+    """MLflow accepts only ``[A-Za-z0-9_-. /]`` in keys; replace anything else by ``_``."""
+    return _BAD_KEY.sub("_", key)[:250]
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}, "u": [2, 3]}`` -> ``{"a/b": 1, "u_0": 2, "u_1": 3}``.
+
+    Lists of numbers become ``<key>_<i>`` so per-sub-accelerator utilisation shows up as
+    ``utilization_0``..; dicts nest with ``/`` like Ray's result keys.
+    """
+    out: dict[str, Any] = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.update(flatten(v, f"{prefix}/{k}" if prefix else str(k)))
+    elif isinstance(obj, list | tuple) and obj and all(isinstance(v, int | float) for v in obj):
+        for i, v in enumerate(obj):
+            out[f"{prefix}_{i}"] = v
+    else:
+        out[prefix] = obj
+    return {clean_key(k): v for k, v in out.items()}
+
+
+def as_params(config: dict[str, Any]) -> dict[str, str]:
+    """Flattened config as MLflow params (strings, at most 6000 chars each)."""
+    return {k: str(v)[:MAX_PARAM_CHARS] for k, v in flatten(config).items()}
+
+
+def as_metrics(values: dict[str, Any]) -> dict[str, float]:
+    """Flattened numeric values (bools and None dropped; NaN kept, MLflow stores it)."""
+    out: dict[str, float] = {}
+    for k, v in flatten(values).items():
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        out[k] = float(v) if math.isfinite(v) or math.isnan(v) else math.nan
+    return out
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Short stable hash of a resolved config: equal configs group together in the UI."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str:
+    """HEAD of the repo holding the package (empty if not a git checkout or git missing)."""
+    repo = Path(__file__).resolve().parents[3]
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+@functools.lru_cache(maxsize=1)
+def package_versions() -> dict[str, str]:
+    """``pkg.<name>`` -> installed version (once per process: a sweep tags hundreds of runs)."""
+    out: dict[str, str] = {}
+    for pkg in PACKAGES:
+        try:
+            out[f"pkg.{pkg}"] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def standard_tags(kind: str, config: dict[str, Any], extra: dict[str, Any]) -> dict[str, str]:
+    """Reproducibility tags: kind, relmas version, git commit, config hash, package versions."""
+    tags = {
+        "relmas.kind": kind,
+        "relmas.version": __version__,
+        "relmas.config_hash": config_hash(config),
+    }
+    commit = git_commit()
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    tags.update(package_versions())
+    tags.update({k: str(v) for k, v in extra.items() if v is not None})
+    return tags
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON via a temp file + rename: a crash never leaves half a payload."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_offline(payload: RunPayload, root: Path | None = None) -> Path:
+    """Persist ``payload`` (artifacts copied in) so ``relmas sync`` can upload it later."""
+    run_dir = (root or OFFLINE_DIR) / payload.local_id
+    art_dir = run_dir / "artifacts"
+    kept: list[str] = []
+    for src in map(Path, payload.artifacts):
+        if src.is_file():
+            art_dir.mkdir(parents=True, exist_ok=True)
+            tmp = art_dir / f".{src.name}.tmp"
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, art_dir / src.name)
+            kept.append(str((art_dir / src.name).resolve()))
+    data = asdict(payload) | {"artifacts": kept}
+    write_json_atomic(run_dir / PAYLOAD_FILE, data)
+    return run_dir
+
+
+def load_offline(run_dir: Path) -> RunPayload:
+    """Read a payload written by :func:`save_offline`."""
+    data = json.loads((run_dir / PAYLOAD_FILE).read_text(encoding="utf-8"))
+    data["metrics"] = [tuple(m) for m in data["metrics"]]
+    return RunPayload(**data)
+
+
+def pending_runs(root: Path | None = None) -> list[Path]:
+    """Offline run directories not yet synced, parents before children, oldest first."""
+    base = root or OFFLINE_DIR
+    if not base.is_dir():
+        return []
+    dirs = [d for d in base.iterdir() if (d / PAYLOAD_FILE).is_file()]
+    dirs = [d for d in dirs if not (d / SYNCED_FILE).is_file()]
+    dirs.sort(key=lambda d: (d / PAYLOAD_FILE).stat().st_mtime)
+    return sorted(dirs, key=lambda d: bool(load_offline(d).parent_local_id))

@@ -1,0 +1,64 @@
+"""Sweep-file validation (no Ray): every mistake is a one-line UserError naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relmas.errors import UserError
+from relmas.sweeps.config import load_sweep
+from relmas.sweeps.pareto import pareto_front
+
+REPO = Path(__file__).resolve().parents[2]
+BASE = "name: x\ntrainable: {t}\nscenarios: [light]\nhardware: {hw}\n"
+HW = "{n_simba: [1, 2], n_eyeriss: 0, dram_bandwidth_gbps: {uniform: [8, 32]}}"
+
+
+# ``train_*.yaml`` are ``relmas train --config`` recipes, validated in tests/rl.
+SWEEPS = sorted(
+    p.name for p in (REPO / "tune_configs").glob("*.yaml") if not p.name.startswith("train_")
+)
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_shipped_sweep_files_validate(name: str) -> None:
+    assert load_sweep(REPO / "tune_configs" / name).name == Path(name).stem
+
+
+@pytest.mark.parametrize(
+    ("extra", "trainable", "hw", "needle"),
+    [
+        ("", "heuristic", "{n_simba: [0, 1], n_eyeriss: 0, dram_bandwidth_gbps: 8}", "both be 0"),
+        ("search: {metric: episode_return_mean}\n", "rl", HW, "not an unshaped KPI"),
+        ("scheduler: {type: pbt, mutations: {bandwidth: [0, 1]}}\n", "heuristic", HW, "pbt needs"),
+        ("scheduler: {type: pbt}\n", "rl", HW, "mutations"),
+        (
+            "",
+            "heuristic",
+            "{n_simba: {uniform: [3, 1]}, n_eyeriss: 1, dram_bandwidth_gbps: 8}",
+            "low",
+        ),
+        ("bogus: 1\n", "heuristic", HW, "bogus"),
+    ],
+)
+def test_bad_sweep_files_fail_in_one_line(
+    tmp_path: Path, extra: str, trainable: str, hw: str, needle: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BASE.format(t=trainable, hw=hw) + extra)
+    with pytest.raises(UserError) as err:
+        load_sweep(path)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_pareto_front_drops_dominated_points() -> None:
+    pts = [
+        {"sla_rate": 0.9, "energy_per_inference_j": 1.0, "n_accels": 4},
+        {"sla_rate": 0.8, "energy_per_inference_j": 2.0, "n_accels": 4},  # dominated by 1st
+        {"sla_rate": 0.7, "energy_per_inference_j": 2.0, "n_accels": 2},  # fewer devices
+        {"sla_rate": 0.95, "energy_per_inference_j": 3.0, "n_accels": 8},
+    ]
+    front = pareto_front(pts)
+    assert pts[1] not in front and len(front) == 3
+    assert front[0]["sla_rate"] == 0.95
