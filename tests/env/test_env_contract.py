@@ -92,7 +92,7 @@ def test_non_strict_mode_replaces_a_masked_action() -> None:
 
 
 def test_mask_matches_free_accels_and_candidates() -> None:
-    env = MultiAccelEnv(CFG)
+    env = MultiAccelEnv({**CFG, "candidates": "deadline"})
     obs, _ = env.reset(seed=0)
     enc, sim = env.encoder, env.sim
     assert sim is not None
@@ -107,7 +107,8 @@ def test_mask_matches_free_accels_and_candidates() -> None:
 def test_observation_shape_and_bounds() -> None:
     env = MultiAccelEnv({**CFG, "top_k": 3, "hardware": "1s3e"})
     enc = env.encoder
-    assert enc.obs_dim == 3 * (4 + 5 * 2) + 4 * (2 + 4) + 5
+    # default "heuristic" rule: +5 flags per candidate, +1 per unit, +1 global (see features)
+    assert enc.obs_dim == 3 * (4 + 5 * 2 + 5) + 4 * (2 + 4 + 1) + 5 + 1
     assert env.action_space.n == 3 * 4 + 1
     obs, _ = env.reset(seed=0)
     assert obs["observations"].dtype == np.float32

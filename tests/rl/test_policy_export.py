@@ -108,3 +108,36 @@ def test_loading_errors_name_the_field_and_fix(tmp_path: Path) -> None:
     other = MultiAccelEnv({**CFG, "hardware": "3s1e"}).source.make_simulator(0)
     with pytest.raises(UserError, match=r"hardware: policy .* trained on 2s2e"):
         sched.reset(other, np.random.default_rng(0))
+
+
+def test_prior_weight_is_applied_like_the_module(tmp_path: Path) -> None:
+    mc: dict[str, Any] = {
+        "fcnet_hiddens": [16],
+        "head_fcnet_hiddens": [],
+        "action_prior_weight": 3.0,
+    }
+    module, env = _export(tmp_path, mc)
+    obs, _ = env.reset(seed=0)
+    seq = [obs]
+    for _ in range(8):
+        obs, *_ = env.step(int(np.argmax(obs["action_prior"])))
+        seq.append(obs)
+    policy = load_numpy_policy(tmp_path)
+    ours = np.stack([policy.logits(o["observations"]) + 3.0 * o["action_prior"] for o in seq])
+    masked_torch = _torch_logits(module, seq, lstm=False)
+    valid = np.stack([o["action_mask"] for o in seq]) > 0.5
+    np.testing.assert_allclose(ours[valid], masked_torch[valid], rtol=1e-4, atol=1e-5)
+    assert make_scheduler(f"rl:{tmp_path}").prior_weight == 3.0  # type: ignore[attr-defined]
+
+
+def test_a_dominant_prior_schedules_exactly_like_planaria(tmp_path: Path) -> None:
+    _export(tmp_path, {"fcnet_hiddens": [8], "action_prior_weight": 1e4})
+    source = MultiAccelEnv(CFG).source
+    results = []
+    for ref in (f"rl:{tmp_path}", "planaria"):
+        sim = source.make_simulator(0)
+        sched = make_scheduler(ref)
+        sched.reset(sim, np.random.default_rng(0))
+        results.append(compute_metrics(sim.run(sched)))
+    assert results[0]["sla_rate"] == results[1]["sla_rate"]
+    assert results[0]["energy_j"] == pytest.approx(results[1]["energy_j"], rel=1e-12)

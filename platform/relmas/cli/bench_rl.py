@@ -25,6 +25,9 @@ def register_bench(bench_subparsers: Any) -> None:
     p.add_argument("--scenario", default="heavy", help="scenario preset or 'toy'")
     p.add_argument("--hardware", default="2s2e")
     p.add_argument("--seconds", type=float, default=3.0, help="duration of each env timing")
+    p.add_argument(
+        "--candidates", default="heuristic", help="candidate rule: heuristic, mixed, deadline"
+    )
     p.add_argument("--sample-steps", type=int, default=2000, help="steps per EnvRunner")
     p.add_argument("--checkpoint", type=Path, default=None, help="policy dir (default: random)")
     p.add_argument("--no-rllib", action="store_true", help="skip the RLlib sampling timing")
@@ -108,13 +111,13 @@ def bench_rllib(env_config: dict[str, Any], steps: int) -> dict[str, float]:
     }
 
 
-def _random_policy(chip: Any, top_k: int) -> Any:
+def _random_policy(chip: Any, top_k: int, candidates: str = "heuristic") -> Any:
     """A policy scheduler with random 128x128 tanh weights: the latency of an untrained net."""
     from relmas.env.features import FeatureEncoder
     from relmas.rl.export import NumpyPolicy
     from relmas.rl.policy_scheduler import PolicyScheduler
 
-    enc = FeatureEncoder(chip, top_k)
+    enc = FeatureEncoder(chip, top_k, candidates=candidates)
     rng = np.random.default_rng(0)
     dims = [enc.obs_dim, 128, 128, enc.num_actions]
     layers = [
@@ -128,6 +131,7 @@ def _random_policy(chip: Any, top_k: int) -> Any:
     meta = {
         "top_k": top_k,
         "obs_dim": enc.obs_dim,
+        "candidates": enc.candidate_rule,
         "accel_types": [chip.type_names[t] for t in chip.accel_type],
     }
     return PolicyScheduler(NumpyPolicy(layers[:2], layers[2:]), meta, "random")
@@ -143,7 +147,11 @@ def bench_decision_latency(env_config: dict[str, Any], checkpoint: Path | None) 
     if checkpoint is not None:
         sched = load_policy_scheduler(checkpoint)
     else:
-        sched = _random_policy(source.chip, int(env_config.get("top_k", 8)))
+        sched = _random_policy(
+            source.chip,
+            int(env_config.get("top_k", 8)),
+            str(env_config.get("candidates", "heuristic")),
+        )
     sched.reset(sim, np.random.default_rng(0))
     times_ns = []
     while sim.advance():
@@ -161,8 +169,17 @@ def bench_decision_latency(env_config: dict[str, Any], checkpoint: Path | None) 
 
 def run_bench_rl(args: argparse.Namespace) -> int:
     """Run the benchmarks and print a table or JSON."""
-    env_config = {"scenario": args.scenario, "hardware": args.hardware, "seeds": [0, 1, 2]}
-    out: dict[str, Any] = {"scenario": args.scenario, "hardware": args.hardware}
+    env_config = {
+        "scenario": args.scenario,
+        "hardware": args.hardware,
+        "seeds": [0, 1, 2],
+        "candidates": args.candidates,
+    }
+    out: dict[str, Any] = {
+        "scenario": args.scenario,
+        "hardware": args.hardware,
+        "candidates": args.candidates,
+    }
     out.update(bench_env(env_config, args.seconds))
     out.update(bench_decision_latency(env_config, args.checkpoint))
     if not args.no_rllib:

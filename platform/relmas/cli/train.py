@@ -30,35 +30,45 @@ def _hidden(value: str) -> list[int]:
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``train`` and ``evaluate`` sub-commands."""
-    p = subparsers.add_parser("train", help="train the RL scheduler with PPO (RLlib)")
-    p.add_argument("--scenario", default="heavy", help="scenario preset, YAML path, or 'toy'")
-    p.add_argument("--hardware", default="2s2e", help="hardware composition, e.g. 2s2e")
-    p.add_argument("--iterations", type=_positive, default=20)
-    p.add_argument("--env-runners", type=_positive, default=0, help="0 = sample locally (debug)")
-    p.add_argument("--envs-per-runner", type=_positive, default=1)
-    p.add_argument("--checkpoint-every", type=_positive, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--train-seeds", type=_positive, default=100, help="episode seeds 0..N-1")
-    p.add_argument(
-        "--episode-requests",
-        type=_positive,
-        default=0,
-        help="truncate training traces to N requests (0 = the scenario's)",
-    )
-    p.add_argument("--top-k", type=_positive, default=8, help="candidate requests per decision")
-    p.add_argument("--reward", default="relmas", help="reward preset: sla, relmas, energy")
-    p.add_argument("--decision-period-s", type=float, default=None, help="RELMAS cycle T_s")
-    p.add_argument("--batch-size", type=_positive, default=2000, help="env steps per iteration")
-    p.add_argument("--minibatch-size", type=_positive, default=256)
-    p.add_argument("--epochs", type=_positive, default=4)
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--gamma", type=float, default=0.99, help="discount per decision")
-    p.add_argument("--hidden", type=_hidden, default=[128, 128], help="e.g. 128,128")
-    p.add_argument("--lstm", type=int, default=0, help="LSTM cell size (0 = MLP policy)")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.set_defaults(func=run_train)
+    """Add the ``train`` and ``evaluate`` sub-commands.
 
+    Train flags default to ``None`` ("not given"): defaults live in
+    :class:`relmas.cli.train_options.TrainOptions`, so ``--config FILE`` values are overridden
+    only by flags that were actually passed.
+    """
+    p = subparsers.add_parser("train", help="train the RL scheduler with PPO (RLlib)")
+    p.add_argument("--config", type=Path, default=None, help="YAML recipe, e.g. train_heavy.yaml")
+    p.add_argument("--scenario", help="scenario preset, YAML path, or 'toy' (heavy)")
+    p.add_argument("--hardware", help="hardware composition, e.g. 2s2e (2s2e)")
+    p.add_argument("--iterations", type=_positive, help="PPO iterations (20)")
+    p.add_argument("--env-runners", type=_positive, help="0 = sample locally (debug) (0)")
+    p.add_argument("--envs-per-runner", type=_positive)
+    p.add_argument("--checkpoint-every", type=_positive, help="(10)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--train-seeds", type=_positive, help="episode seeds 0..N-1 (100)")
+    p.add_argument(
+        "--episode-requests", type=_positive, help="truncate training traces to N requests"
+    )
+    p.add_argument("--top-k", type=_positive, help="candidate requests per decision (8)")
+    p.add_argument("--candidates", help="candidate rule: heuristic (default), mixed, deadline")
+    p.add_argument("--reward", help="reward preset: sla, relmas (default), energy")
+    p.add_argument("--decision-period-s", type=float, help="RELMAS cycle T_s")
+    p.add_argument("--batch-size", type=_positive, help="env steps per iteration (2000)")
+    p.add_argument("--minibatch-size", type=_positive)
+    p.add_argument("--epochs", type=_positive)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--gamma", type=float, help="discount per decision (0.99)")
+    p.add_argument("--entropy-coeff", type=float)
+    p.add_argument("--hidden", type=_hidden, help="e.g. 128,128")
+    p.add_argument("--lstm", type=int, help="LSTM cell size (0 = MLP policy)")
+    p.add_argument("--prior-weight", type=float, help="logit bonus of Planaria's action (0)")
+    p.add_argument("--out", type=Path, help="output directory (required here or in --config)")
+    p.set_defaults(func=run_train)
+    _register_evaluate(subparsers)
+
+
+def _register_evaluate(subparsers: Any) -> None:
+    """``relmas evaluate``: held-out seeds from 10000 by default."""
     e = subparsers.add_parser("evaluate", help="compare a trained policy with the heuristics")
     e.add_argument("--checkpoint", type=Path, required=True, help="the --out dir of train")
     e.add_argument("--scenario", default="heavy")
@@ -69,54 +79,68 @@ def register(subparsers: Any) -> None:
     e.set_defaults(func=run_evaluate)
 
 
+def resolve_options(args: argparse.Namespace) -> Any:
+    """Defaults < ``--config`` file < given flags, validated (one-line errors)."""
+    from relmas.cli.train_options import flag_values, load_options
+
+    return load_options(getattr(args, "config", None), flag_values(args))
+
+
 def settings_from_args(args: argparse.Namespace) -> Any:
-    """TrainSettings for the parsed ``train`` arguments."""
+    """TrainSettings for the parsed ``train`` arguments (and ``--config`` file)."""
     from relmas.rl.trainer import TrainSettings
 
+    o = resolve_options(args)
     env_config: dict[str, Any] = {
-        "scenario": args.scenario,
-        "hardware": args.hardware,
-        "seeds": list(range(max(args.train_seeds, 1))),
-        "top_k": max(args.top_k, 1),
-        "reward": {"name": args.reward},
-        "decision_period_s": args.decision_period_s,
+        "scenario": o.scenario,
+        "hardware": o.hardware,
+        "seeds": list(range(o.train_seeds)),
+        "top_k": o.top_k,
+        "candidates": o.candidates,
+        "reward": o.reward_spec(),
+        "decision_period_s": o.decision_period_s,
     }
-    if args.episode_requests:
-        env_config["num_requests"] = args.episode_requests
-    model: dict[str, Any] = {"fcnet_hiddens": args.hidden, "head_fcnet_hiddens": []}
-    if args.lstm:
-        model.update(use_lstm=True, lstm_cell_size=args.lstm, max_seq_len=20)
+    if o.episode_requests:
+        env_config["num_requests"] = o.episode_requests
+    model: dict[str, Any] = {"fcnet_hiddens": o.hidden, "head_fcnet_hiddens": []}
+    if o.prior_weight:
+        model["action_prior_weight"] = o.prior_weight
+    if o.lstm:
+        model.update(use_lstm=True, lstm_cell_size=o.lstm, max_seq_len=20)
     return TrainSettings(
         env_config=env_config,
-        iterations=args.iterations,
-        num_env_runners=args.env_runners,
-        num_envs_per_env_runner=max(args.envs_per_runner, 1),
-        checkpoint_every=args.checkpoint_every,
-        seed=args.seed,
-        train_batch_size=args.batch_size,
-        minibatch_size=min(args.minibatch_size, args.batch_size),
-        num_epochs=max(args.epochs, 1),
-        lr=args.lr,
-        gamma=args.gamma,
+        iterations=o.iterations,
+        num_env_runners=o.env_runners,
+        num_envs_per_env_runner=o.envs_per_runner,
+        checkpoint_every=o.checkpoint_every,
+        seed=o.seed,
+        train_batch_size=o.batch_size,
+        minibatch_size=min(o.minibatch_size, o.batch_size),
+        num_epochs=o.epochs,
+        lr=o.lr,
+        gamma=o.gamma,
+        entropy_coeff=o.entropy_coeff,
         model_config=model,
     )
 
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, showing iteration, env steps/s and episode SLA rate in a progress bar."""
+    opts = resolve_options(args)
     cpus = os.cpu_count() or 1
-    if args.env_runners > cpus:
+    if opts.env_runners > cpus:
         raise UserError(
             "--env-runners",
-            f"{args.env_runners} exceeds the {cpus} available CPUs",
+            f"{opts.env_runners} exceeds the {cpus} available CPUs",
             f"use at most {cpus} (0 = sample in the driver)",
         )
     from relmas.env.sources import make_source
 
-    make_source({"scenario": args.scenario, "hardware": args.hardware})  # fail fast on names
+    make_source({"scenario": opts.scenario, "hardware": opts.hardware})  # fail fast on names
     import ray
 
     settings = settings_from_args(args)
+    args.out, args.iterations = opts.out, opts.iterations
     owns_ray = not ray.is_initialized()  # tests and notebooks may already run a local Ray
     if owns_ray:
         ray.init(

@@ -7,28 +7,33 @@ because an env step must cost microseconds, not allocations.
 
 Layout of the flat observation (all float32, clipped to ``[-CLIP, CLIP]``):
 ``K`` candidate blocks of ``candidate_dim`` values, then ``N`` sub-accelerator blocks of
-``accel_dim`` values, then ``GLOBAL_DIM`` global values. Candidates are the ``K`` ready requests
+``accel_dim`` values, then ``global_dim`` global values. Candidates are the ``K`` ready requests
 chosen by :meth:`FeatureEncoder.select_candidates`, padded with zeros.
+
+With the ``heuristic`` candidate rule each candidate block also carries ``1 + len(ORDERINGS)``
+flags (is Planaria's next dispatch; rank score ``(n - rank) / n`` in the top ``n`` of Planaria,
+SJF, least-laxity and EDF orders), each sub-accelerator block a flag "Planaria's unit", and the
+globals a flag "Planaria would wait". ``prior`` is the one-hot of Planaria's action (a
+heuristic prior the policy may add to its logits, see :mod:`relmas.rl.module`).
 """
 
 from __future__ import annotations
 
-import heapq
-from operator import attrgetter
+from array import array
 
 import numpy as np
 
+from relmas.env.candidates import ORDERINGS, DeadlineWorkOrderings, Orderings
 from relmas.errors import UserError
 from relmas.sim.chip import Chip
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Request
 
 ENV_ID = "relmas/MultiAccel-v0"
-ENV_VERSION = 0  # bump whenever the observation, action or reward semantics change
+ENV_VERSION = 1  # bump whenever the observation, action or reward semantics change
 CLIP = 10.0
-CANDIDATE_RULES = ("mixed", "deadline")
-GLOBAL_DIM = 5
-_deadline = attrgetter("deadline_s")  # ties keep ready (dict insertion) order: deterministic
+CANDIDATE_RULES = ("heuristic", "mixed", "deadline")
+GLOBAL_DIM = 5  # without the heuristic rule's "Planaria waits" flag
 
 
 class FeatureEncoder:
@@ -39,7 +44,7 @@ class FeatureEncoder:
     """
 
     def __init__(
-        self, chip: Chip, top_k: int, priority_scale: float = 9.0, candidates: str = "mixed"
+        self, chip: Chip, top_k: int, priority_scale: float = 9.0, candidates: str = "heuristic"
     ) -> None:
         if top_k < 1:
             raise ValueError("top_k must be >= 1")
@@ -55,13 +60,21 @@ class FeatureEncoder:
         self.num_accels = chip.num_accels
         self.num_types = chip.num_types
         self.priority_scale = float(priority_scale)
-        self.candidate_dim = 4 + 5 * self.num_types
-        self.accel_dim = self.num_types + 4
-        self.obs_dim = top_k * self.candidate_dim + self.num_accels * self.accel_dim + GLOBAL_DIM
+        hint = candidates == "heuristic"
+        self.rank_depth = (top_k + len(ORDERINGS) - 1) // len(ORDERINGS) + 1
+        self.orderings = Orderings(self.rank_depth) if hint else None
+        self._simple = None if hint else DeadlineWorkOrderings(top_k)
+        self.candidate_dim = 4 + 5 * self.num_types + hint * (1 + len(ORDERINGS))
+        self.accel_dim = self.num_types + 4 + hint
+        self.global_dim = GLOBAL_DIM + hint
+        self.obs_dim = (
+            top_k * self.candidate_dim + self.num_accels * self.accel_dim + self.global_dim
+        )
         self.num_actions = top_k * self.num_accels + 1
         self.wait_action = self.num_actions - 1
         self.obs = np.zeros(self.obs_dim, dtype=np.float32)
         self.mask = np.zeros(self.num_actions, dtype=np.float32)
+        self.prior = np.zeros(self.num_actions, dtype=np.float32)
         self._mask_grid = self.mask[:-1].reshape(top_k, self.num_accels)  # a view of ``mask``
         self.candidates: list[Request] = []
         self._precompute(chip)
@@ -82,10 +95,19 @@ class FeatureEncoder:
         for m, n in enumerate(chip.num_layers):
             self._row_offset.append(len(rows))
             rows += [self._static_row(chip, m, layer) for layer in range(n)]
-        self._static = np.asarray(rows, dtype=np.float32).reshape(len(rows), 5 * self.num_types)
+        static = np.asarray(rows, dtype=np.float32).reshape(len(rows), 5 * self.num_types)
+        # Python floats (exact float32 values): a step splices them into one flat buffer, which
+        # is ~2x cheaper than three numpy assignments of small nested lists.
+        self._static_rows = [
+            [static[self._row_offset[m] + i].tolist() for i in range(n)]
+            for m, n in enumerate(chip.num_layers)
+        ]
         onehot = np.zeros((self.num_accels, self.num_types), dtype=np.float32)
         onehot[np.arange(self.num_accels), list(chip.accel_type)] = 1.0
-        self._type_onehot = onehot
+        self._onehot_rows = onehot.tolist()
+        pad = self.accel_dim - self.num_types - 4  # the heuristic rule's "Planaria's unit" flag
+        self._accel_pad = [0.0] * pad
+        self._idle_row = [0.0] * (4 + pad)
 
     def _static_row(self, chip: Chip, m: int, layer: int) -> list[float]:
         """Per type: remaining work, remaining mean bandwidth demand, next-layer latency,
@@ -108,69 +130,118 @@ class FeatureEncoder:
     def select_candidates(self, sim: Simulator) -> list[Request]:
         """Up to ``top_k`` ready requests offered to the policy.
 
-        ``deadline``: the earliest deadlines. ``mixed`` (default): half by earliest deadline,
-        the rest by least remaining work -- under overload the earliest deadlines are often
-        already hopeless, and shortest-remaining-first is what wins there, so the policy must be
-        able to pick either kind.
+        ``heuristic`` (default): see :meth:`_heuristic_candidates`. ``deadline``: the earliest
+        deadlines. ``mixed`` (env v0's default): half by earliest deadline, the rest by least
+        remaining work -- under overload the earliest deadlines are often already hopeless, and
+        shortest-remaining-first is what wins there, so the policy must be able to pick either.
+        All rules read incremental heaps (:mod:`relmas.env.candidates`), never sort the queue.
         """
-        k = self.top_k
-        if self.candidate_rule == "deadline" or len(sim.ready) <= k:
-            return heapq.nsmallest(k, sim.ready.values(), key=_deadline)
-        ready = sorted(sim.ready.values(), key=_deadline)  # one C sort beats two heap passes
-        n_deadline = (k + 1) // 2
-        best = self.chip.remaining_best_s
-        rest = heapq.nsmallest(
-            k - n_deadline, ready[n_deadline:], key=lambda r: best[r.model][r.next_layer]
-        )
-        return ready[:n_deadline] + rest
+        if self.orderings is not None:
+            return self._heuristic_candidates(sim)
+        assert self._simple is not None
+        return self._simple.select(sim, mixed=self.candidate_rule == "mixed")
+
+    def _heuristic_candidates(self, sim: Simulator) -> list[Request]:
+        """Planaria's next dispatch first, then the heuristics' top picks interleaved by rank.
+
+        ``heuristic``: the policy sees what each strong heuristic would run next and can follow
+        the best one or deviate where DRAM contention or the unit type makes it wrong. The flag
+        rows are built in the same pass (one dict lookup per pick), as this runs every step.
+        """
+        orderings = self.orderings
+        assert orderings is not None
+        orderings.update(sim)
+        self.choice = choice = orderings.planaria_choice(sim)
+        self.tops = tops = orderings.top()
+        n_flags, k, depth = 1 + len(ORDERINGS), self.top_k, self.rank_depth
+        picked: dict[int, tuple[Request, list[float]]] = {}
+        if choice is not None:
+            picked[choice[0].rid] = (choice[0], [1.0] + [0.0] * (n_flags - 1))
+        for j in range(depth):
+            weight = (depth - j) / depth
+            for o, top in enumerate(tops):
+                if j >= len(top):
+                    continue
+                r = top[j]
+                entry = picked.get(r.rid)
+                if entry is None:
+                    if len(picked) >= k:
+                        continue
+                    entry = picked[r.rid] = (r, [0.0] * n_flags)
+                entry[1][1 + o] = weight
+        self._hint_rows = [flags for _, flags in picked.values()]
+        return [r for r, _ in picked.values()]
 
     def encode(self, sim: Simulator) -> None:
-        """Refresh ``obs``, ``mask`` and ``candidates`` for the current simulator state."""
+        """Refresh ``obs``, ``mask``, ``prior`` and ``candidates`` for the simulator state."""
         self.candidates = self.select_candidates(sim)
         self.obs.fill(0.0)
         self.mask.fill(0.0)
         self._encode_candidates(sim)
         self._encode_accels(sim)
         self._encode_global(sim)
+        if self.orderings is not None:
+            self._encode_hints()
         np.clip(self.obs, -CLIP, CLIP, out=self.obs)
         self.mask[self.wait_action] = 1.0 if sim.can_wait() else 0.0
 
+    def _encode_hints(self) -> None:
+        """Planaria's unit or "Planaria waits", and the action prior (rows are in candidates)."""
+        self.prior.fill(0.0)
+        if self.choice is None:
+            self.obs[-1] = 1.0
+            self.prior[self.wait_action] = 1.0
+            return
+        a = self.choice[1]  # its request is always candidate 0
+        self.obs[self.top_k * self.candidate_dim + (a + 1) * self.accel_dim - 1] = 1.0
+        self.prior[a] = 1.0
+
     def _encode_candidates(self, sim: Simulator) -> None:
+        """Candidate rows (dynamic values, static per-layer row, heuristic flags) in one copy."""
         cands = self.candidates
         if not cands:
             return
-        chip, now, n = self.chip, sim.now_s, len(cands)
-        iso, best = chip.isolated_latency_s, chip.remaining_best_s
-        block = self.obs[: self.top_k * self.candidate_dim].reshape(self.top_k, self.candidate_dim)
-        block[:n, :4] = [
-            (
+        chip, now, scale = self.chip, sim.now_s, self.priority_scale
+        iso, best, static = chip.isolated_latency_s, chip.remaining_best_s, self._static_rows
+        hints = self._hint_rows if self.orderings is not None else None
+        flat: list[float] = []
+        for i, r in enumerate(cands):
+            m, layer = r.model, r.next_layer
+            flat += (
                 1.0,
-                (r.deadline_s - now - best[r.model][r.next_layer]) / iso[r.model],
-                (now - r.arrival_s) / iso[r.model],
-                r.priority / self.priority_scale,
+                (r.deadline_s - now - best[m][layer]) / iso[m],
+                (now - r.arrival_s) / iso[m],
+                r.priority / scale,
             )
-            for r in cands
-        ]
-        offset = self._row_offset
-        block[:n, 4:] = self._static[[offset[r.model] + r.next_layer for r in cands]]
-        self._mask_grid[:n, sim.free_accels] = 1.0
+            flat += static[m][layer]
+            if hints is not None:
+                flat += hints[i]
+        self.obs[: len(flat)] = np.frombuffer(array("f", flat), np.float32)
+        self._mask_grid[: len(cands), sim.free_accels] = 1.0
 
     def _encode_accels(self, sim: Simulator) -> None:
-        start = self.top_k * self.candidate_dim
-        d, bw = self.accel_dim, self.chip.bandwidth_bytes_per_s
-        block = self.obs[start : start + self.num_accels * d].reshape(self.num_accels, d)
-        block[:, : self.num_types] = self._type_onehot
-        for a in sim.busy:
-            block[a, self.num_types :] = (
+        """Per unit: type one-hot, busy flag, remaining time, granted and demanded bandwidth."""
+        bw, ts, pad = self.chip.bandwidth_bytes_per_s, self.time_scale_s, self._accel_pad
+        flat: list[float] = []
+        for a, onehot in enumerate(self._onehot_rows):
+            flat += onehot
+            if sim.accel_request[a] is None:
+                flat += self._idle_row
+                continue
+            flat += (
                 1.0,
-                sim.busy_remaining_s(a) / self.time_scale_s,
+                sim.busy_remaining_s(a) / ts,
                 sim.granted_bandwidth_bytes_per_s(a) / bw,
                 sim.demand_bytes_per_s[a] / bw,
             )
+            flat += pad
+        start = self.top_k * self.candidate_dim
+        self.obs[start : start + len(flat)] = np.frombuffer(array("f", flat), np.float32)
 
     def _encode_global(self, sim: Simulator) -> None:
         total = max(len(sim.specs), 1)
-        self.obs[-GLOBAL_DIM:] = (
+        start = self.obs_dim - self.global_dim
+        self.obs[start : start + GLOBAL_DIM] = (
             sim.dram_demand_bytes_per_s / self.chip.bandwidth_bytes_per_s,
             len(sim.ready) / self.top_k,
             len(sim.free_accels) / self.num_accels,

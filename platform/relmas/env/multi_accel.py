@@ -44,12 +44,14 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
     ``decision_period_s`` as in RELMAS) and dispatches one layer per step.
 
     ## Observation
-    ``Dict(observations=Box(-10, 10, (D,)), action_mask=Box(0, 1, (K*N+1,)))``; see
-    :mod:`relmas.env.features` for the layout: per top-K candidate (earliest deadlines) slack,
-    waiting time, priority, per-type remaining work / bandwidth demand and next-layer
-    latency / energy / demand; per sub-accelerator type one-hot, busy flag, remaining busy
-    time, granted and demanded bandwidth; global DRAM load, queue length, free fraction,
-    arrival progress and time of episode.
+    ``Dict(observations=Box(-10, 10, (D,)), action_mask=Box(0, 1, (K*N+1,)),
+    action_prior=Box(0, 1, (K*N+1,)))``; see :mod:`relmas.env.features` for the layout: per
+    candidate slack, waiting time, priority, per-type remaining work / bandwidth demand and
+    next-layer latency / energy / demand (+ heuristic flags: Planaria's choice, rank in the
+    Planaria / SJF / least-laxity / EDF orders); per sub-accelerator type one-hot, busy flag,
+    remaining busy time, granted and demanded bandwidth (+ "Planaria's unit"); global DRAM
+    load, queue length, free fraction, arrival progress, time of episode (+ "Planaria waits").
+    ``action_prior`` is the one-hot of Planaria's action (all zero for the other rules).
 
     ## Action
     ``Discrete(K * N + 1)``: ``i * N + a`` runs candidate ``i``'s next layer on free
@@ -69,11 +71,18 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
     ## Arguments
     ``config`` dict: ``scenario`` (``"toy"`` or a preset), ``hardware`` (``"2s2e"``...),
     ``seeds`` (episode seeds; ``reset(seed=s)`` picks one deterministically), ``top_k`` (8),
-    ``candidates`` (``mixed``: half earliest-deadline, half least-remaining-work; ``deadline``),
+    ``candidates`` (``heuristic``: Planaria's next dispatch then the top picks of Planaria, SJF,
+    least-laxity and EDF, with flags; ``mixed``: half earliest-deadline, half
+    least-remaining-work; ``deadline``),
     ``reward`` (dict), ``decision_period_s`` (None = event-driven), ``strict`` (True).
 
     ## Version History
-    * v0: initial version.
+    * v0: initial version (default candidates ``mixed``).
+    * v1: ``heuristic`` candidate rule (the new default) with per-candidate heuristic flags,
+      "Planaria's unit" / "Planaria waits" flags and the ``action_prior`` observation key;
+      candidates come from incremental sorted lists instead of a per-step sort (``mixed`` and
+      ``deadline`` observations are unchanged, but v0 policies must be retrained because the
+      observation dict gained a key).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium convention)
@@ -89,7 +98,7 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
         self.encoder = FeatureEncoder(
             self.source.chip,
             int(config.get("top_k", 8)),
-            candidates=str(config.get("candidates", "mixed")),
+            candidates=str(config.get("candidates", "heuristic")),
         )
         enc = self.encoder
         self.reward_fn = make_reward(
@@ -100,6 +109,7 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
             {
                 "observations": spaces.Box(-CLIP, CLIP, (enc.obs_dim,), np.float32),
                 "action_mask": spaces.Box(0.0, 1.0, (enc.num_actions,), np.float32),
+                "action_prior": spaces.Box(0.0, 1.0, (enc.num_actions,), np.float32),
             }
         )
         self.sim: Simulator | None = None
@@ -125,7 +135,15 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
     def _observe(self) -> dict[str, np.ndarray]:
         assert self.sim is not None
         self.encoder.encode(self.sim)
-        return {"observations": self.encoder.obs.copy(), "action_mask": self.encoder.mask.copy()}
+        return self._obs_dict()
+
+    def _obs_dict(self) -> dict[str, np.ndarray]:
+        enc = self.encoder
+        return {
+            "observations": enc.obs.copy(),
+            "action_mask": enc.mask.copy(),
+            "action_prior": enc.prior.copy(),
+        }
 
     def step(self, action: int) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         """Apply one dispatch (or wait), then run the engine to the next decision point."""
@@ -154,7 +172,7 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
         info: dict[str, Any] = {}
         if terminated:
             info = self.episode_kpis()
-            obs = {"observations": self.encoder.obs.copy(), "action_mask": self.encoder.mask.copy()}
+            obs = self._obs_dict()
         else:
             obs = self._observe()
         return obs, reward, terminated, False, info

@@ -137,9 +137,13 @@ class NumpyPolicy:
             x = act(x @ wt + b)
         return x
 
-    def act(self, obs: np.ndarray, mask: np.ndarray) -> int:
-        """Argmax over the valid actions."""
+    def act(
+        self, obs: np.ndarray, mask: np.ndarray, prior: np.ndarray | None = None, w: float = 0.0
+    ) -> int:
+        """Argmax over the valid actions of the logits plus ``w * prior`` (the module's prior)."""
         logits = self.logits(obs)
+        if w and prior is not None:
+            logits = logits + w * prior
         return int(np.argmax(np.where(mask > 0.5, logits, -np.inf)))
 
 

@@ -5,6 +5,12 @@ inert), so the module itself must do it: the PPO catalog builds encoder / pi / v
 *inner* ``observations`` box, and every forward pass adds ``log(mask)`` (clamped to FLOAT_MIN) to
 the logits, so masked actions get probability ~0 both when sampling and in the PPO loss. Built on
 ``DefaultPPOTorchRLModule`` (the public class; the example module uses a deprecated alias).
+
+Heuristic prior: with ``model_config["action_prior_weight"] = w > 0`` the module also adds
+``w * action_prior`` (the env's one-hot of Planaria's action, see :mod:`relmas.env.features`) to
+the logits. A freshly initialised network has near-zero logits, so the greedy policy starts as
+Planaria and PPO learns *where to deviate* instead of rediscovering the heuristic from scratch;
+the exported numpy policy adds the same term (``policy.json`` records ``w``).
 """
 
 from __future__ import annotations
@@ -29,24 +35,31 @@ class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
             raise ValueError("need a Dict observation space with 'action_mask' and 'observations'")
         self._obs_space_with_mask = observation_space
         super().__init__(observation_space=observation_space["observations"], **kwargs)
+        cfg = self.model_config
+        weight = cfg.get("action_prior_weight", 0.0) if isinstance(cfg, dict) else 0.0
+        self.prior_weight = float(weight)
 
     def setup(self) -> None:
         """Build the heads on the inner box, then expose the full Dict space to connectors."""
         super().setup()
         self.observation_space = self._obs_space_with_mask
 
-    @staticmethod
-    def _split(batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
-        """(mask, batch with the inner observations); never mutates the caller's batch."""
+    def _split(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
+        """(logit offset: log-mask plus the weighted prior, batch with the inner observations).
+
+        Never mutates the caller's batch.
+        """
         obs = batch[Columns.OBS]
         batch = dict(batch)
         batch[Columns.OBS] = obs["observations"]
-        return obs["action_mask"], batch
+        offset = torch.clamp(torch.log(obs["action_mask"]), min=FLOAT_MIN)
+        if self.prior_weight and "action_prior" in obs:
+            offset = offset + self.prior_weight * obs["action_prior"]
+        return offset, batch
 
     @staticmethod
-    def _mask(out: dict[str, Any], mask: torch.Tensor) -> dict[str, Any]:
-        logits = out[Columns.ACTION_DIST_INPUTS]
-        out[Columns.ACTION_DIST_INPUTS] = logits + torch.clamp(torch.log(mask), min=FLOAT_MIN)
+    def _mask(out: dict[str, Any], offset: torch.Tensor) -> dict[str, Any]:
+        out[Columns.ACTION_DIST_INPUTS] = out[Columns.ACTION_DIST_INPUTS] + offset
         return out
 
     def _forward_inference(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

@@ -32,6 +32,7 @@ class PolicyScheduler(Scheduler):
         self.meta = meta
         self.source = source
         self.encoder: FeatureEncoder | None = None
+        self.prior_weight = float(meta.get("action_prior_weight", 0.0))
 
     def _check_chip(self, encoder: FeatureEncoder) -> None:
         """The chip must give the observation shape and actions the policy was trained on."""
@@ -69,16 +70,33 @@ class PolicyScheduler(Scheduler):
             self.policy.reset_state()
             enc = self._build(sim)
         enc.encode(sim)
-        action = self.policy.act(enc.obs, enc.mask)
+        action = self.policy.act(enc.obs, enc.mask, enc.prior, self.prior_weight)
         choice = enc.decode(action)
         if choice is None:
             return []
         return [Dispatch(choice[0], choice[1])]
 
 
+SHIPPED_DIR = Path(__file__).resolve().parent / "policies"
+
+
+def resolve_policy_dir(policy_dir: str | Path) -> Path:
+    """A shipped policy's name (``rl:default``) or a directory path.
+
+    A bare name (no path separator) that names a policy shipped in ``relmas/rl/policies/`` wins
+    over a same-named directory in the working directory, so ``rl:default`` means one thing
+    everywhere; write ``rl:./default`` for the local directory.
+    """
+    text = str(policy_dir)
+    if text and "/" not in text and "\\" not in text and (SHIPPED_DIR / text).is_dir():
+        return SHIPPED_DIR / text
+    return Path(text).expanduser().resolve()
+
+
 def load_policy_scheduler(policy_dir: str | Path) -> PolicyScheduler:
-    """Load ``policy.npz`` + ``policy.json`` from a ``relmas train --out`` directory."""
-    path = Path(policy_dir).expanduser().resolve()
+    """Load ``policy.npz`` + ``policy.json`` from a ``relmas train --out`` directory or a shipped
+    policy's name (``default``)."""
+    path = resolve_policy_dir(policy_dir)
     if not path.is_dir():
         raise UserError(
             "checkpoint",

@@ -111,6 +111,7 @@ def policy_meta(s: TrainSettings, iterations: int) -> dict[str, Any]:
         "hardware": str(s.env_config.get("hardware", "")),
         "accel_types": [chip.type_names[t] for t in chip.accel_type],
         "model_config": s.model_config,
+        "action_prior_weight": float(s.model_config.get("action_prior_weight", 0.0)),
         "iterations": iterations,
         "settings": asdict(s),
     }

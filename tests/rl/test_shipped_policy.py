@@ -1,0 +1,43 @@
+"""The policy shipped in ``relmas/rl/policies/default`` loads as ``rl:default`` and schedules.
+
+Why: ``relmas compare --schedulers all,rl:default`` must work on a fresh checkout, without
+training, Ray or torch; a stale export (env version bump, obs layout change) must fail here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from relmas.env.sources import make_source
+from relmas.errors import UserError
+from relmas.rl.policy_scheduler import SHIPPED_DIR, resolve_policy_dir
+from relmas.schedulers.registry import make_scheduler
+from relmas.sim.metrics import compute_metrics
+
+
+def test_rl_default_resolves_to_the_shipped_files() -> None:
+    path = resolve_policy_dir("default")
+    assert path == SHIPPED_DIR / "default"
+    sizes = {p.name: p.stat().st_size for p in path.iterdir()}
+    assert set(sizes) == {"policy.npz", "policy.json"}, "ship the numpy export only"
+    assert sum(sizes.values()) < 3_000_000
+
+
+def test_rl_default_runs_a_short_heavy_scenario() -> None:
+    sched = make_scheduler("rl:default")
+    source = make_source({"scenario": "heavy", "hardware": "2s2e", "num_requests": 40})
+    sim = source.make_simulator(10_000)
+    sched.reset(sim, np.random.default_rng(0))
+    metrics = compute_metrics(sim.run(sched))
+    assert metrics["completed"] == 40
+    assert 0.0 < metrics["sla_rate"] <= 1.0
+
+
+def test_rl_default_refuses_other_hardware() -> None:
+    sched = make_scheduler("rl:default")
+    sim = make_source({"scenario": "heavy", "hardware": "3s1e", "num_requests": 5}).make_simulator(
+        0
+    )
+    with pytest.raises(UserError, match="trained on"):
+        sched.reset(sim, np.random.default_rng(0))
