@@ -94,8 +94,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(summary))
     else:
-        rows = [[k, fmt(v) if not isinstance(v, dict) else str(v)] for k, v in summary.items()]
+        rows = [[k, fmt(v)] for k, v in summary.items() if k != "best"]
         print_table(f"sweep {args.config.name}", ["field", "value"], rows)
+        best = summary["best"] or {}
+        print_table("best trial", ["field", "value"], [[k, fmt(v)] for k, v in best.items()])
     if unfinished:
         print(
             f"relmas: interrupted with {unfinished} unfinished trials; continue with: "
