@@ -80,6 +80,18 @@ def _gantt(args: argparse.Namespace, names: list[str], out: Path) -> Path:
     return plots.plot_gantt(schedules, window, title, out / "gantt.png")
 
 
+def _load_sweep(
+    args: argparse.Namespace, names: list[str], jobs: int, out: Path
+) -> tuple[list[dict[str, Any]], Path]:
+    """Every scheduler x seed at each offered load of ``--loads``, and the SLA-vs-load plot."""
+    specs = [RunSpec(args.scenario, args.hardware, n, s, load, args.bandwidth_gbps)
+             for load in args.loads for n in names for s in range(args.seeds)]  # fmt: skip
+    rows = _progress_run(specs, jobs, f"{len(specs)} load-sweep runs")
+    summary = summarize(rows, ("scheduler", "offered_load"))
+    title = f"SLA rate vs offered load: {args.scenario} / {args.hardware}"
+    return rows, plots.plot_sla_vs_load(summary, title, out / "sla_vs_load.png")
+
+
 def _table(summary: list[dict[str, Any]], title: str) -> None:
     rows = []
     for e in summary:
@@ -94,16 +106,32 @@ def _table(summary: list[dict[str, Any]], title: str) -> None:
     print_table(title, cols, rows)
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    """Run all schedulers x seeds (and loads), then write results.json and the plots."""
-    names = expand_schedulers(args.schedulers)
-    jobs = args.jobs or default_jobs()
-    setup = cached_setup(args.scenario, args.hardware, None, args.bandwidth_gbps)  # fail early
+def _check_setup(args: argparse.Namespace) -> None:
+    """Load the setup once in this process so a bad name fails before any worker starts."""
+    setup = cached_setup(args.scenario, args.hardware, None, args.bandwidth_gbps)
     if args.loads and setup.scenario.offered_load is None:
         raise UserError(
             "--loads", f"scenario {args.scenario!r} has fixed rates (no offered_load)",
             "drop --loads or use a scenario with offered_load, e.g. heavy",
         )  # fmt: skip
+
+
+def _report(args: argparse.Namespace, result: dict[str, Any], out: Path) -> None:
+    """The JSON summary or the table plus where the files are."""
+    if args.json:
+        print(dumps({k: result[k] for k in ("scenario", "hardware", "seeds", "best", "summary")}))
+        return
+    title = f"{args.scenario} / {args.hardware}: mean ± std over {args.seeds} seeds"
+    _table(result["summary"], title)
+    names = ", ".join(Path(p).name for p in result["plots"])
+    print(f"best SLA rate: {result['best']}; wrote {out / 'results.json'} and {names}")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Run all schedulers x seeds (and loads), then write results.json and the plots."""
+    names = expand_schedulers(args.schedulers)
+    jobs = args.jobs or default_jobs()
+    _check_setup(args)
     started = time.perf_counter()
     specs = [RunSpec(args.scenario, args.hardware, n, s, None, args.bandwidth_gbps)
              for n in names for s in range(args.seeds)]  # fmt: skip
@@ -115,12 +143,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     pngs = [plots.plot_energy_sla_bars(summary, f"{args.scenario} / {args.hardware}",
                                        out / "energy_sla.png")]  # fmt: skip
     if args.loads:
-        load_specs = [RunSpec(args.scenario, args.hardware, n, s, load, args.bandwidth_gbps)
-                      for load in args.loads for n in names for s in range(args.seeds)]  # fmt: skip
-        load_rows = _progress_run(load_specs, jobs, f"{len(load_specs)} load-sweep runs")
-        load_summary = summarize(load_rows, ("scheduler", "offered_load"))
-        title = f"SLA rate vs offered load: {args.scenario} / {args.hardware}"
-        pngs.append(plots.plot_sla_vs_load(load_summary, title, out / "sla_vs_load.png"))
+        load_rows, png = _load_sweep(args, names, jobs, out)
+        pngs.append(png)
     pngs.append(_gantt(args, names, out))
     best = best_by(summary)
     result = {
@@ -130,11 +154,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         "wall_s": time.perf_counter() - started,
     }  # fmt: skip
     write_atomic(out / "results.json", dumps(result))
-    if args.json:
-        print(dumps({k: result[k] for k in ("scenario", "hardware", "seeds", "best", "summary")}))
-    else:
-        _table(summary, f"{args.scenario} / {args.hardware}: mean ± std over {args.seeds} seeds")
-        print(f"best SLA rate: {best['scheduler']}; wrote {out / 'results.json'} and "
-              + ", ".join(p.name for p in pngs))  # fmt: skip
+    _report(args, result, out)
     log_comparison(args, result, out)
     return 0

@@ -102,6 +102,28 @@ def _check_tables(
             raise ValueError(f"cost tables of model {m!r} disagree on the layer count: {lengths}")
 
 
+def _per_layer(
+    compute: list[list[list[float]]], dram: list[list[list[float]]], bw: float
+) -> tuple[list[list[list[float]]], list[list[list[float]]]]:
+    """Bandwidth demand ``d / c`` and isolated latency ``max(c, d / bw)`` of every layer."""
+    demand, latency = [], []
+    for cm, dm in zip(compute, dram, strict=True):
+        pairs = [list(zip(cs, ds, strict=True)) for cs, ds in zip(cm, dm, strict=True)]
+        demand.append([[d / c for c, d in row] for row in pairs])
+        latency.append([[max(c, d / bw) for c, d in row] for row in pairs])
+    return demand, latency
+
+
+def _best_types(latency: list[list[list[float]]]) -> tuple[list[list[int]], list[list[float]]]:
+    """Per layer, the fastest type and the suffix sums of the fastest latency."""
+    best_type, remaining_best = [], []
+    for lat_m in latency:
+        per_layer = list(zip(*lat_m, strict=True))
+        best_type.append([min(range(len(v)), key=v.__getitem__) for v in per_layer])
+        remaining_best.append(_suffix_sums([min(v) for v in per_layer]))
+    return best_type, remaining_best
+
+
 def build_chip(
     accel_types: Sequence[str],
     bandwidth_bytes_per_s: float,
@@ -121,22 +143,8 @@ def build_chip(
     dram = [[tab.dram_bytes.astype(float).tolist() for tab in row] for row in per_type]
     energy = [[tab.energy_dynamic_j.astype(float).tolist() for tab in row] for row in per_type]
     bw = float(bandwidth_bytes_per_s)
-    demand = [
-        [[d / c for c, d in zip(cs, ds, strict=True)] for cs, ds in zip(cm, dm, strict=True)]
-        for cm, dm in zip(compute, dram, strict=True)
-    ]
-    latency = [
-        [
-            [max(c, d / bw) for c, d in zip(cs, ds, strict=True)]
-            for cs, ds in zip(cm, dm, strict=True)
-        ]
-        for cm, dm in zip(compute, dram, strict=True)
-    ]
-    best_type, remaining_best = [], []
-    for lat_m in latency:
-        per_layer = list(zip(*lat_m, strict=True))
-        best_type.append([min(range(len(v)), key=v.__getitem__) for v in per_layer])
-        remaining_best.append(_suffix_sums([min(v) for v in per_layer]))
+    demand, latency = _per_layer(compute, dram, bw)
+    best_type, remaining_best = _best_types(latency)
     static = {t: float(tables[(model_names[0], t)].static_power_w) for t in type_names}
     return Chip(
         type_names=type_names,
