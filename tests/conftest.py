@@ -28,6 +28,13 @@ tenants:
 """
 
 
+@pytest.fixture(autouse=True)
+def _no_tracking_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands under test must not write ./mlflow.db; tracking tests re-enable it explicitly
+    (their ``sqlite_uri`` fixtures delete this variable)."""
+    monkeypatch.setenv("RELMAS_NO_TRACK", "1")
+
+
 @pytest.fixture()
 def small_scenario(tmp_path: Path) -> Path:
     """A 40-request scenario YAML in a temporary directory."""

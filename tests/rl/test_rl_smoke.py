@@ -52,10 +52,15 @@ def _schedule_with(policy_dir: Path) -> float:
     return float(compute_metrics(sim.run(sched))["sla_rate"])
 
 
-def test_cli_train_local_then_evaluate(ray_local: Any, tmp_path: Path, capsys: Any) -> None:
+def test_cli_train_local_then_evaluate(
+    ray_local: Any, tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
     out = tmp_path / "run"
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.delenv("RELMAS_NO_TRACK", raising=False)
+    track = ["--tracking-uri", store]
     args = _parse(
-        ["train", *TINY, "--iterations", "2", "--checkpoint-every", "1", "--out", str(out)]
+        ["train", *TINY, "--iterations", "2", "--checkpoint-every", "1", "--out", str(out), *track]
     )
     assert args.func(args) == 0
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
@@ -68,12 +73,27 @@ def test_cli_train_local_then_evaluate(ray_local: Any, tmp_path: Path, capsys: A
     assert _schedule_with(out / "checkpoints" / "iter_000001") >= 0.0
     capsys.readouterr()
     ev = _parse(
-        ["evaluate", "--checkpoint", str(out), "--scenario", "toy", "--seeds", "2", "--json"]
-    )
+        ["evaluate", "--checkpoint", str(out), "--scenario", "toy", "--seeds", "2", "--json",
+         *track]
+    )  # fmt: skip
     assert ev.func(ev) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["best_heuristic"] in report["heuristics"]
     assert set(report["ratios"]) == {"sla_rate", "energy_per_inference_j"}
+    _assert_tracked(store, report)
+
+
+def _assert_tracked(store: str, report: dict[str, Any]) -> None:
+    """train and evaluate each left one finished MLflow run in the store they were given."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=store)
+    for kind in ("train", "evaluate"):
+        exp = client.get_experiment_by_name(f"relmas-{kind}")
+        assert exp is not None, f"relmas {kind} was not tracked"
+        (run,) = client.search_runs([exp.experiment_id])
+        assert run.info.status == "FINISHED"
+    assert run.data.metrics["policy/sla_rate"] == report["policy"]["sla_rate"]
 
 
 def test_one_env_runner_two_envs_logs_kpis(ray_local: Any, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from relmas.errors import UserError
+from relmas.tracking import add_tracking_args
 
 EVAL_FIRST_SEED = 10_000
 
@@ -63,6 +64,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--lstm", type=int, help="LSTM cell size (0 = MLP policy)")
     p.add_argument("--prior-weight", type=float, help="logit bonus of Planaria's action (0)")
     p.add_argument("--out", type=Path, help="output directory (required here or in --config)")
+    add_tracking_args(p)
     p.set_defaults(func=run_train)
     _register_evaluate(subparsers)
 
@@ -76,6 +78,7 @@ def _register_evaluate(subparsers: Any) -> None:
     e.add_argument("--seeds", type=_positive, default=10, help="number of evaluation seeds")
     e.add_argument("--first-seed", type=int, default=EVAL_FIRST_SEED)
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_tracking_args(e)
     e.set_defaults(func=run_evaluate)
 
 
@@ -155,6 +158,9 @@ def run_train(args: argparse.Namespace) -> int:
     finally:
         if owns_ray:
             ray.shutdown()
+    from relmas.tracking.rl_hooks import log_training
+
+    log_training(args, opts.model_dump(mode="json"), history, args.out)
     sla = history[-1].sla_rate if history else float("nan")
     print(f"policy: {args.out.resolve()} (use rl:{args.out}); last SLA rate {sla:.3f}")
     return 0
@@ -196,4 +202,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     seeds = list(range(args.first_seed, args.first_seed + max(args.seeds, 1)))
     report = evaluate(args.checkpoint, args.scenario, args.hardware, seeds)
     print(json.dumps(report, indent=2) if args.json else format_table(report))
+    from relmas.tracking.rl_hooks import log_evaluation
+
+    log_evaluation(args, report)
     return 0

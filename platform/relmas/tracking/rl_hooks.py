@@ -1,0 +1,76 @@
+"""Tracking for ``relmas train`` and ``relmas evaluate``, the RL counterparts of ``hooks.py``.
+
+A training run logs the resolved training options as params, one step per PPO iteration (env
+steps, env steps/s, episode return, unshaped SLA rate) and the exported policy files. An
+evaluation run logs the policy's KPIs, the best heuristic's, every heuristic's SLA rate and the
+ratios, so RL and heuristics sit side by side in the MLflow UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+from relmas.tracking.hooks import kpis, options_from_args
+from relmas.tracking.run import tracked_run
+
+_POLICY_FILES = ("policy.json", "metrics.jsonl")
+
+
+def _finite(values: dict[str, Any]) -> dict[str, float]:
+    """Numeric, finite values only (NaN marks 'no episode finished yet', not a measurement)."""
+    return {
+        k: float(v)
+        for k, v in values.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    }
+
+
+def log_training(
+    args: argparse.Namespace, options: dict[str, Any], history: list[Any], out_dir: Path
+) -> None:
+    """One run per ``relmas train``: options as params, a step per iteration, policy files."""
+    opts = options_from_args(args)
+    if not opts.enabled:
+        return
+    tags = {k: options.get(k) for k in ("scenario", "hardware", "seed")}
+    tags["scheduler"] = f"rl:{out_dir}"
+    name = f"train/{options.get('scenario')}/{options.get('hardware')}"
+    with tracked_run("train", name, options, tags, options=opts) as run:
+        for stats in history:
+            values = dataclasses.asdict(stats) if dataclasses.is_dataclass(stats) else vars(stats)
+            run.log_metrics(_finite(values), step=int(values.get("iteration", 0)))
+        if history:
+            run.log_metrics({"iterations": float(len(history))})
+        for name_ in _POLICY_FILES:
+            if (out_dir / name_).is_file():
+                run.log_artifact(out_dir / name_)
+
+
+def log_evaluation(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """One run per ``relmas evaluate``: policy vs best heuristic on the same held-out seeds."""
+    opts = options_from_args(args)
+    if not opts.enabled:
+        return
+    params = {
+        "checkpoint": str(args.checkpoint),
+        "scenario": report["scenario"],
+        "hardware": report["hardware"],
+        "seeds": report["seeds"],
+    }
+    tags = {"scenario": report["scenario"], "hardware": report["hardware"],
+            "scheduler": f"rl:{args.checkpoint}"}  # fmt: skip
+    name = f"evaluate/{report['scenario']}/{report['hardware']}"
+    with tracked_run("evaluate", name, params, tags, options=opts) as run:
+        run.log_metrics(_finite({f"policy/{k}": v for k, v in kpis(report["policy"]).items()}))
+        best = report.get("best_heuristic")
+        if best:
+            ref = report["heuristics"][best]
+            run.log_metrics(_finite({f"best/{k}": v for k, v in kpis(ref).items()}))
+            run.log_metrics(_finite({f"ratio/{k}": v for k, v in report["ratios"].items()}))
+            run.set_tags({"best_heuristic": best})
+        for name_, metrics in report["heuristics"].items():
+            run.log_metrics(_finite({f"heuristic/{name_}/sla_rate": metrics.get("sla_rate")}))
