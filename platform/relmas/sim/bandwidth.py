@@ -46,7 +46,11 @@ def capped(demands: Sequence[float], caps: Sequence[float], bw: float) -> list[f
     wanted = [min(d, c) for d, c in zip(demands, caps, strict=True)]
     total = sum(wanted)
     scale = 1.0 if total <= bw else bw / total
-    return [w * scale / d if d > 0 else 1.0 for w, d in zip(wanted, demands, strict=True)]
+    # rate = (wanted / demand) x scale, written so a tiny demand cannot underflow to rate 0.
+    return [
+        (1.0 if c >= d else c / d) * scale if d > 0 else 1.0
+        for d, c in zip(demands, caps, strict=True)
+    ]
 
 
 BANDWIDTH_POLICIES: dict[str, BandwidthPolicy] = {

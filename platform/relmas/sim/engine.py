@@ -211,7 +211,12 @@ class Simulator:
             rem[a] -= rate[a] * dt
         for a in finished:
             self._finish_layer(a)
+        arrived = self._next_arrival
         self._admit_arrivals()
+        if finished or self._next_arrival != arrived:
+            # New state, new decision, even at the timestamp where the scheduler last waited:
+            # a layer whose end rounds to that very timestamp finishes in a later call.
+            self._skip_decision_at = -math.inf
         if self.decision_period_s:
             self._tick = max(self._tick, int(t / self.decision_period_s + 1e-9))
             self._at_tick = abs(t - self._tick * self.decision_period_s) <= 1e-12 * max(t, 1.0)

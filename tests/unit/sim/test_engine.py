@@ -481,3 +481,32 @@ def test_reset_replays_the_same_run() -> None:
     second = sim.run(make_scheduler("edf"))
     assert first.trace == second.trace
     assert first.finish_s.tolist() == second.finish_s.tolist()
+
+
+class _DispatchOneThenWaitOnce:
+    """Dispatches one layer, then waits exactly once, then dispatches whatever is ready."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def reset(self, sim: Simulator, rng: object) -> None:
+        self.calls = 0
+
+    def decide(self, sim: Simulator) -> list[Dispatch]:
+        self.calls += 1
+        if self.calls == 2:
+            return []
+        req = min(sim.ready.values(), key=lambda r: r.rid)
+        return [Dispatch(req, sim.free_accels[0])]
+
+
+def test_wait__a_finish_at_the_same_timestamp_offers_a_new_decision() -> None:
+    # Regression (found by a hardware_dse sweep): at t = 1.0 the scheduler starts request 0's
+    # first layer (1e-20 s: its end 1.0 + 1e-20 rounds to 1.0) and then waits. That layer then
+    # finishes in a second event at the same timestamp; the engine must ask again instead of
+    # treating the earlier wait as final (which raised "waited forever" with work ready).
+    chip = toy_chip(["a", "b"], {"m": {"a": [1e-20, 1.0], "b": [1e-20, 1.0]}})
+    specs = [RequestSpec(1.0, 0, 0, 1, 10.0), RequestSpec(1.0, 0, 0, 1, 10.0)]
+    res = Simulator(chip, specs).run(_DispatchOneThenWaitOnce())
+    assert res.completed.all()
+    assert res.finish_s.max() <= 3.0 + 1e-9
