@@ -125,7 +125,7 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
         else:
             self.episode_seed = self.seeds[int(self.np_random.integers(len(self.seeds)))]
         self.sim = self.source.make_simulator(self.episode_seed)
-        self.outcomes = OutcomeTracker()
+        self.outcomes = OutcomeTracker(early=self.reward_fn.coef.early_miss)
         self.steps = 0
         self.episode_return = 0.0
         if not self.sim.advance():  # an empty trace: nothing to decide

@@ -8,8 +8,10 @@ energy spent and the DRAM demand integrated over the elapsed time.
 Presets (``reward: {"name": ..., <coefficient overrides>}``):
 
 * ``sla``: ``+met * w(p)`` per request meeting its deadline, ``-miss * w(p)`` per miss or drop
-  (paid when the deadline passes, see :class:`OutcomeTracker`), with ``w(p) = p /
-  priority_scale`` if ``priority_weighted`` else 1.
+  (paid when the deadline passes, or with ``early_miss: true`` as soon as the request can no
+  longer meet it, see :class:`OutcomeTracker`), with ``w(p) = p / priority_scale`` if
+  ``priority_weighted`` else 1. ``priority_weighted: false`` matches the ``sla_rate`` KPI, which
+  counts every request once.
 * ``relmas``: ``sla`` plus the bandwidth-efficiency term RELMAS shapes with (penalty on the
   oversubscribed DRAM demand ``max(0, D - B) / B`` integrated over time, in units of the mean
   isolated latency) and a small tardiness term.
@@ -25,7 +27,7 @@ from typing import Any
 
 from relmas.errors import UserError, did_you_mean
 from relmas.sim.engine import Simulator
-from relmas.sim.request import DONE, Request
+from relmas.sim.request import DONE, WAITING, Request
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,23 @@ class OutcomeTracker:
     A miss is reported as soon as the deadline passes, not when the late request finally
     completes: with discounting, a penalty paid at completion time would teach the agent to
     postpone work (waiting delays the penalty), which is the opposite of what the SLA needs.
+
+    ``early=True`` reports it earlier still: when a *waiting* request's latest start time
+    (deadline minus the best-case isolated time of its remaining layers, a lower bound on what
+    it still needs) has passed, it cannot meet the deadline whatever happens next. The penalty
+    then lands a few decisions after the dispatches that caused it instead of hundreds later,
+    which is what makes the credit assignment of PPO's short-horizon advantages work on an
+    overloaded chip. The latest start is static while a request waits at one layer, so a heap
+    fed by the engine's ``ready_log`` finds expired ones without scanning the queue.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, early: bool = False) -> None:
         self._seen = 0
         self._deadlines: list[tuple[float, int]] = []
         self._scored: set[int] = set()
+        self.early = early
+        self._log_pos = 0
+        self._latest_start: list[tuple[float, int, int]] = []
 
     def update(
         self, sim: Simulator, running: Sequence[Request], final: bool
@@ -88,7 +101,26 @@ class OutcomeTracker:
             if rid not in self._scored:
                 missed.append(reqs[rid])
                 self._scored.add(rid)
+        if self.early:
+            self._hopeless(sim, missed)
         return met, missed, late
+
+    def _hopeless(self, sim: Simulator, missed: list[Request]) -> None:
+        """Append waiting requests whose latest start time has passed (each scored once)."""
+        log, best, heap = sim.ready_log, sim.chip.remaining_best_s, self._latest_start
+        if len(log) < self._log_pos:  # a new simulator (reset)
+            self._log_pos, heap[:] = 0, []
+        for r in log[self._log_pos :]:
+            latest_s = r.deadline_s - best[r.model][r.next_layer]
+            heapq.heappush(heap, (latest_s, r.rid, r.next_layer))
+        self._log_pos = len(log)
+        reqs, now = sim.requests, sim.now_s
+        while heap and heap[0][0] < now:
+            _, rid, layer = heapq.heappop(heap)
+            r = reqs[rid]
+            if r.state == WAITING and r.next_layer == layer and rid not in self._scored:
+                missed.append(r)
+                self._scored.add(rid)
 
 
 @dataclass(frozen=True)
@@ -102,6 +134,7 @@ class RewardCoefficients:
     energy: float = 0.0
     priority_weighted: bool = True
     priority_scale: float = 9.0
+    early_miss: bool = False
 
 
 PRESETS: dict[str, RewardCoefficients] = {
