@@ -15,9 +15,10 @@ class UserError(Exception):
     """A mistake in user input: names the offending field and how to fix it."""
 
     def __init__(self, field: str, problem: str, fix: str = "") -> None:
-        self.field = field
-        self.problem = problem
-        self.fix = fix
+        self.field = one_line(field)
+        self.problem = one_line(problem)
+        self.fix = one_line(fix)
+        field, problem, fix = self.field, self.problem, self.fix
         message = f"{field}: {problem}"
         if fix:
             message += f"; {fix}"
@@ -26,6 +27,17 @@ class UserError(Exception):
     def __reduce__(self) -> tuple[type[UserError], tuple[str, str, str]]:
         """Pickle by fields, so the error survives the trip back from a worker process."""
         return (type(self), (self.field, self.problem, self.fix))
+
+
+def one_line(text: str) -> str:
+    """``text`` with newlines and other control characters escaped (``\\n``, ``\\x1b``).
+
+    Why: names in messages come from user files (a YAML key, a CSV cell, a path); a newline
+    there would break the one-line contract and a terminal escape could rewrite the screen.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:

@@ -37,7 +37,7 @@ def cmd_capacity(args: argparse.Namespace) -> int:
         raise UserError("--scenario", f"{args.scenario!r} has fixed rates", "use e.g. heavy")
     jobs = args.jobs or default_jobs()
     results = []
-    for name in expand_schedulers(args.schedulers):
+    for name in expand_schedulers(args.schedulers, setup):
         base = RunSpec(args.scenario, args.hardware, name, 0, None, args.bandwidth_gbps)
         results.append(latency_bounded_load(base, args.seeds, jobs, args.target, tol=args.tol))
     if args.json:

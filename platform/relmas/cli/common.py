@@ -8,9 +8,12 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from relmas.errors import UserError
 
 
 def positive_int(value: str) -> int:
@@ -21,6 +24,25 @@ def positive_int(value: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from exc
     if n <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {n}")
+    return n
+
+
+def non_negative_int(value: str) -> int:
+    """argparse type: an integer >= 0 (seeds: numpy's SeedSequence refuses negatives)."""
+    try:
+        n = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from exc
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
+    return n
+
+
+def port(value: str) -> int:
+    """argparse type: a TCP port, 1..65535."""
+    n = positive_int(value)
+    if n > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port in 1..65535, got {n}")
     return n
 
 
@@ -36,8 +58,11 @@ def positive_float(value: str) -> float:
 
 
 def float_list(value: str) -> list[float]:
-    """argparse type: comma-separated positive numbers, e.g. ``0.5,0.8,1.1``."""
-    return [positive_float(v) for v in value.split(",") if v.strip()]
+    """argparse type: comma-separated positive numbers, e.g. ``0.5,0.8,1.1`` (at least one)."""
+    values = [positive_float(v) for v in value.split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected numbers like 0.5,0.8, got {value!r}")
+    return values
 
 
 def _clean(obj: Any) -> Any:
@@ -54,6 +79,38 @@ def _clean(obj: Any) -> Any:
 def dumps(obj: Any) -> str:
     """Strict JSON (NaN becomes null) with stable indentation."""
     return json.dumps(_clean(obj), indent=2, allow_nan=False)
+
+
+def check_output(path: Path, field: str, *, directory: bool) -> None:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    Why up front: a command that simulates for minutes and then fails on ``--out`` wastes the
+    run, and one that fails half-way through writing leaves partial files behind. Nothing is
+    created here; the command creates the path only once it has something to write.
+    """
+    if path.exists() and path.is_dir() != directory:
+        kind = "a directory" if directory else "a file"
+        raise UserError(field, f"{path} exists and is not {kind}", "choose another path")
+    parent = path if directory else path.parent
+    for ancestor in (parent, *parent.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise UserError(field, f"{ancestor} is not a directory", "choose another path")
+            if not os.access(ancestor, os.W_OK | os.X_OK):
+                raise UserError(field, f"{ancestor} is not writable", "choose another path")
+            return
+
+
+@contextmanager
+def output_errors(field: str) -> Iterator[None]:
+    """Turn an OS refusal to write a user-named output (full disk, no permission) into a
+    one-line UserError; :func:`check_output` catches the common cases earlier."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or "the output"
+        problem = f"cannot write {where} ({exc.strerror or exc})"
+        raise UserError(field, problem, "choose another path") from None
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -8,13 +8,25 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from relmas.cli.common import dumps, float_list, fmt, positive_int, print_table, write_atomic
+import numpy as np
+
+from relmas.cli.common import (
+    check_output,
+    dumps,
+    float_list,
+    fmt,
+    output_errors,
+    positive_int,
+    print_table,
+    write_atomic,
+)
 from relmas.cli.simulate import add_setup_args
 from relmas.errors import UserError
 from relmas.evaluation import plots
 from relmas.evaluation.runner import RunSpec, cached_setup, default_jobs, run_many, simulate
 from relmas.evaluation.summary import best_by, summarize
-from relmas.schedulers import scheduler_names
+from relmas.experiment import Setup, make_simulator
+from relmas.schedulers import make_scheduler, scheduler_names
 from relmas.tracking import add_tracking_args, log_comparison
 
 GANTT_REQUESTS = 40
@@ -36,8 +48,13 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_compare)
 
 
-def expand_schedulers(text: str) -> list[str]:
-    """``all,rl:DIR`` -> every built-in name plus ``rl:DIR``; unknown names fail early."""
+def expand_schedulers(text: str, setup: Setup | None = None) -> list[str]:
+    """``all,rl:DIR`` -> every built-in name plus ``rl:DIR``; unknown names fail early.
+
+    ``module:Class`` and ``rl:DIR`` references are loaded here, and with ``setup`` also reset
+    on its chip (a policy refuses a chip it was not trained on), so a bad reference fails
+    before any worker starts instead of half-way through the runs.
+    """
     names: list[str] = []
     for item in (s.strip() for s in text.split(",")):
         if not item:
@@ -51,15 +68,22 @@ def expand_schedulers(text: str) -> list[str]:
             from relmas.errors import unknown_name
 
             raise unknown_name("--schedulers", n, known)
+        if ":" in n:
+            sched = make_scheduler(n)
+            if setup is not None:
+                sched.reset(make_simulator(setup, 0), np.random.default_rng(0))
     return list(dict.fromkeys(names))
 
 
 def _progress_run(specs: list[RunSpec], jobs: int, label: str) -> list[dict[str, Any]]:
+    """Run the specs with a progress bar on stderr, so ``--json`` stdout stays pure JSON."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     columns = [*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn()]  # fmt: skip
-    with Progress(*columns, transient=False) as bar:
+    # stderr and transient: stdout stays pure JSON with --json, and an error is the only line.
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(label, total=len(specs))
         return run_many(specs, jobs, lambda: bar.advance(task))
 
@@ -106,7 +130,7 @@ def _table(summary: list[dict[str, Any]], title: str) -> None:
     print_table(title, cols, rows)
 
 
-def _check_setup(args: argparse.Namespace) -> None:
+def _check_setup(args: argparse.Namespace) -> Setup:
     """Load the setup once in this process so a bad name fails before any worker starts."""
     setup = cached_setup(args.scenario, args.hardware, None, args.bandwidth_gbps)
     if args.loads and setup.scenario.offered_load is None:
@@ -114,6 +138,7 @@ def _check_setup(args: argparse.Namespace) -> None:
             "--loads", f"scenario {args.scenario!r} has fixed rates (no offered_load)",
             "drop --loads or use a scenario with offered_load, e.g. heavy",
         )  # fmt: skip
+    return setup
 
 
 def _report(args: argparse.Namespace, result: dict[str, Any], out: Path) -> None:
@@ -129,9 +154,9 @@ def _report(args: argparse.Namespace, result: dict[str, Any], out: Path) -> None
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run all schedulers x seeds (and loads), then write results.json and the plots."""
-    names = expand_schedulers(args.schedulers)
+    check_output(args.out, "--out", directory=True)
+    names = expand_schedulers(args.schedulers, _check_setup(args))
     jobs = args.jobs or default_jobs()
-    _check_setup(args)
     started = time.perf_counter()
     specs = [RunSpec(args.scenario, args.hardware, n, s, None, args.bandwidth_gbps)
              for n in names for s in range(args.seeds)]  # fmt: skip
@@ -139,7 +164,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     summary = summarize(rows)
     load_rows: list[dict[str, Any]] = []
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    with output_errors("--out"):
+        out.mkdir(parents=True, exist_ok=True)
     pngs = [plots.plot_energy_sla_bars(summary, f"{args.scenario} / {args.hardware}",
                                        out / "energy_sla.png")]  # fmt: skip
     if args.loads:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +72,9 @@ def bandwidth_bytes_per_s(args: argparse.Namespace) -> float:
     """The requested bandwidth in B/s, or the DRAM spec's default."""
     if args.bandwidth_gbps is None:
         return hardware.load_dram().bandwidth_bytes_per_s
-    if not args.bandwidth_gbps > 0:
-        raise UserError(
-            "--bandwidth-gbps", f"must be > 0, got {args.bandwidth_gbps}", "e.g. --bandwidth-gbps 8"
-        )
+    if not (args.bandwidth_gbps > 0 and math.isfinite(args.bandwidth_gbps)):
+        problem = f"must be > 0 and finite, got {args.bandwidth_gbps}"
+        raise UserError("--bandwidth-gbps", problem, "e.g. --bandwidth-gbps 8")
     return float(args.bandwidth_gbps) * 1e9
 
 
@@ -183,8 +183,10 @@ def compare_data(model: str, accels: list[str], bandwidth: float) -> dict[str, A
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """``relmas hw compare``: tables (or JSON) plus a PNG whose path is printed."""
+    from relmas.cli.common import check_output, output_errors
     from relmas.cli.hw_plot import plot_compare
 
+    check_output(Path(args.out), "--out", directory=True)
     bandwidth = bandwidth_bytes_per_s(args)
     data = compare_data(args.model, list(args.accels), bandwidth)
     series = {
@@ -193,7 +195,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     }
     kinds = [r["kind"] for r in data["layers"]]
     out = Path(args.out) / f"hw_compare_{args.model}.png"
-    data["png"] = str(plot_compare(out, args.model, kinds, series, bandwidth / 1e9))
+    with output_errors("--out"):
+        data["png"] = str(plot_compare(out, args.model, kinds, series, bandwidth / 1e9))
     if args.json:
         print(json.dumps(data, indent=2))
         return 0

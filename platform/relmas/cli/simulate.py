@@ -6,11 +6,19 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from relmas.cli.common import dumps, fmt, positive_float, print_table, write_atomic
+from relmas.cli.common import (
+    check_output,
+    dumps,
+    fmt,
+    non_negative_int,
+    output_errors,
+    positive_float,
+    print_table,
+    write_atomic,
+)
 from relmas.errors import UserError
 from relmas.experiment import load_setup, make_simulator
+from relmas.loaders.safe_yaml import parse_yaml
 from relmas.schedulers import make_scheduler, scheduler_class, scheduler_names
 from relmas.sim.metrics import compute_metrics
 from relmas.tracking import add_tracking_args, log_simulation
@@ -23,7 +31,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--scheduler", default="edf", help="scheduler name, pkg.mod:Class or rl:DIR")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="scheduler parameter (repeatable), e.g. --param beta=0.05")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="workload and scheduler seed")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="workload/scheduler seed")
     p.add_argument("--trace-out", type=Path, help="write the per-layer schedule as CSV")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
     add_tracking_args(p)
@@ -46,9 +54,9 @@ def parse_params(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise UserError("--param", f"{item!r} is not KEY=VALUE", "e.g. --param beta=0.05")
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = parse_yaml(value, f"--param {key.strip()}", repr(value))
     return out
 
 
@@ -69,6 +77,8 @@ def metric_rows(m: dict[str, Any]) -> list[list[str]]:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run one simulation and print its metrics."""
+    if args.trace_out is not None:
+        check_output(args.trace_out, "--trace-out", directory=False)
     setup = load_setup(args.scenario, args.hardware, args.bandwidth_gbps)
     sched_params = parse_params(args.param)
     scheduler = make_scheduler(args.scheduler, sched_params)
@@ -84,7 +94,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             f"{a},{res.accel_types[a]},{rid},{res.model_names[res.model[rid]]},{layer},{s!r},{e!r}"
             for a, rid, layer, s, e in res.trace
         ]
-        write_atomic(args.trace_out, "\n".join(lines) + "\n")
+        with output_errors("--trace-out"):
+            write_atomic(args.trace_out, "\n".join(lines) + "\n")
     if args.json:
         print(dumps({"scenario": args.scenario, "hardware": args.hardware,
                      "scheduler": args.scheduler, "seed": args.seed, **metrics}))  # fmt: skip

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from relmas.cli.common import dumps, positive_int
+from relmas.cli.common import dumps, port
 from relmas.errors import UserError
 
 
@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_sync)
     u = subparsers.add_parser("ui", help="start the MLflow UI on the tracking store")
-    u.add_argument("--port", type=positive_int, default=5000)
+    u.add_argument("--port", type=port, default=5000, help="TCP port (default 5000)")
     u.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     u.add_argument("--tracking-uri", default=None, help="store to browse (default as usual)")
     u.set_defaults(func=cmd_ui)

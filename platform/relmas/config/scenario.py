@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Priorities become numpy int64 arrays and feature values; a bound keeps them exact and small.
+MAX_PRIORITY = 1_000_000
 
 
 class _Strict(BaseModel):
@@ -89,13 +91,16 @@ class Tenant(_Strict):
             data = dict(data)
             if "priorities" in data:
                 raise ValueError("give priority or priorities, not both")
-            data["priorities"] = {data.pop("priority"): 1.0}
+            priority = data.pop("priority")
+            if not isinstance(priority, int | str) or isinstance(priority, bool):
+                raise ValueError(f"priority must be an integer, got {priority!r}")
+            data["priorities"] = {priority: 1.0}
         return data
 
     @model_validator(mode="after")
     def _priorities_positive(self) -> Tenant:
-        if any(p <= 0 for p in self.priorities):
-            raise ValueError("priorities must be positive integers")
+        if any(not 0 < p <= MAX_PRIORITY for p in self.priorities):
+            raise ValueError(f"priorities must be positive integers <= {MAX_PRIORITY}")
         return self
 
 

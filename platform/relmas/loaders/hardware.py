@@ -12,12 +12,14 @@ import functools
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from relmas.errors import UserError, unknown_name
 from relmas.hardware.spec import AcceleratorSpec, Composition, DramSpec
 from relmas.loaders.paths import data_root
+from relmas.loaders.safe_yaml import parse_yaml as _parse_yaml
+from relmas.loaders.safe_yaml import read_text
+from relmas.loaders.validation import non_finite_path, validation_error
 
 DRAM_FILE = "dram"
 COMPOSITIONS_FILE = "compositions"
@@ -41,7 +43,7 @@ def spec_text(stem: str) -> str:
     path = spec_path(stem)
     if not path.is_file():
         raise UserError(str(path), "file not found", "restore it or set RELMAS_HOME")
-    return path.read_text(encoding="utf-8")
+    return read_text(path, str(path))
 
 
 def accelerator_names() -> list[str]:
@@ -62,29 +64,26 @@ def _load_yaml(stem: str) -> Any:
 
 @functools.lru_cache(maxsize=64)
 def _parse(path: str, text: str) -> Any:
-    """``yaml.safe_load`` with the error turned into a one-line ``UserError``."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(path, f"not valid YAML{where}: {problem}", "fix the YAML syntax") from None
+    """The shared safe YAML parser (size/alias/depth caps), cached per file content."""
+    return _parse_yaml(text, path)
 
 
 def validate(model: type[ModelT], data: Any, source: str, prefix: str = "") -> ModelT:
-    """Validate ``data`` as ``model``; the first pydantic error becomes a one-line UserError."""
+    """Validate ``data`` as ``model``; the first pydantic error becomes a one-line UserError.
+
+    NaN and infinity are refused up front: the cost model would turn them into NaN latencies
+    far from the line that caused them.
+    """
     if not isinstance(data, dict):
         raise UserError(source, f"{prefix or 'top level'} must be a mapping", "see eyeriss.yaml")
+    bad = non_finite_path(data, prefix)
+    if bad:
+        raise UserError(f"{source}: {bad}", "must be a finite number", "fix that field")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        parts = [prefix, *(str(part) for part in first["loc"])]
-        field = ".".join(part for part in parts if part) or "(top level)"
-        raise UserError(
-            f"{source}: {field}", first["msg"], "fix that field (see the comments in the file)"
-        ) from None
+        fix = "fix that field (see the comments in the file)"
+        raise validation_error(source, exc, model, fix, prefix) from None
 
 
 def load_accelerator(name: str) -> AcceleratorSpec:

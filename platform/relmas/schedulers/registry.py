@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from relmas.errors import UserError, unknown_name
+from relmas.errors import UserError, did_you_mean, unknown_name
 from relmas.schedulers.base import Scheduler
 
 S = TypeVar("S", bound=type[Scheduler])
@@ -60,13 +60,25 @@ def scheduler_class(name: str) -> type[Scheduler]:
 
 
 def _import_class(ref: str) -> type[Scheduler]:
+    """The class named by ``package.module:ClassName``.
+
+    Any failure while importing is the user's module failing (a typo in the reference, a
+    syntax error in their file), so it is reported as a UserError, not a relmas crash.
+    """
     module_name, _, attr = ref.partition(":")
+    if not module_name.strip() or not attr.isidentifier():
+        raise UserError(
+            "scheduler",
+            f"{ref!r} is not package.module:ClassName",
+            "e.g. my_pkg.my_mod:MyScheduler, or a name from `relmas list`",
+        )
     try:
         cls = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
+    except Exception as exc:
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
         raise UserError(
-            "scheduler", f"cannot import {ref!r} ({exc})", "check module:Class"
-        ) from exc
+            "scheduler", f"cannot import {ref!r} ({reason})", "check module:Class"
+        ) from None
     if not (isinstance(cls, type) and issubclass(cls, Scheduler)):
         raise UserError("scheduler", f"{ref!r} is not a Scheduler subclass", "subclass Scheduler")
     return cls
@@ -77,6 +89,9 @@ def make_scheduler(ref: str, params: Mapping[str, Any] | None = None) -> Schedul
     if ref.startswith("rl:"):
         from relmas.rl.policy_scheduler import load_policy_scheduler  # lazy: needs torch
 
+        if params:
+            raise UserError("--param", f"{ref} takes no parameters", "drop --param for rl:")
+
         return load_policy_scheduler(ref[3:])
     cls = _import_class(ref) if ":" in ref else scheduler_class(ref)
     try:
@@ -84,4 +99,9 @@ def make_scheduler(ref: str, params: Mapping[str, Any] | None = None) -> Schedul
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "params"
-        raise UserError(f"scheduler {ref} params.{field}", err["msg"], "see `relmas list`") from exc
+        known = list(cls.Params.model_fields)
+        fix = "see `relmas list`"
+        if err["type"] == "extra_forbidden":
+            fix = did_you_mean(field, known) if known else f"{ref} takes no parameters"
+        msg = " ".join(str(err["msg"]).split())
+        raise UserError(f"scheduler {ref} params.{field}", msg, fix) from None

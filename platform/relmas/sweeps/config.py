@@ -8,22 +8,43 @@ which is not comparable across reward coefficients. This module never imports Ra
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    model_validator,
+)
 
-from relmas.errors import UserError
-from relmas.loaders.scenarios import read_yaml, validation_error
+from relmas.errors import UserError, unknown_name
+from relmas.loaders.safe_yaml import read_yaml
+from relmas.loaders.validation import validation_error
 
 # Unshaped KPIs every trainable reports at the top level of its results. ASHA and PBT may only
 # select on these: the shaped episode return depends on the reward coefficients being searched.
 SELECTABLE_METRICS = ("sla_rate", "energy_per_inference_j", "p99_latency_s", "antt", "edp")
-Scalar = int | float | str | bool
+_KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
+
+
+def _number(value: Any) -> int | float:
+    """A finite YAML number: every searchable value (chip counts, bandwidths, lr, reward
+    coefficients) is one, and one clear error beats pydantic's one error per union member."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return value
+
+
+Scalar = Annotated[int | float, PlainValidator(_number)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN/inf would pass range checks (inf > 0) and turn into nonsense chips or learning rates.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Dim(_Strict):
@@ -37,27 +58,32 @@ class Dim(_Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Dim:
-        set_ = [
-            k
-            for k in ("grid", "choice", "uniform", "loguniform", "randint")
-            if getattr(self, k) is not None
-        ]
-        if len(set_) != 1:
+        if len([k for k in _KINDS if getattr(self, k) is not None]) != 1:
             raise ValueError("give exactly one of grid, choice, uniform, loguniform, randint")
         rng = self.uniform or self.loguniform or self.randint
         if rng is not None and not rng[0] < rng[1]:
             raise ValueError(f"range {list(rng)} must have low < high")
         if self.loguniform is not None and self.loguniform[0] <= 0:
             raise ValueError("loguniform needs low > 0")
-        if (self.grid is not None and not self.grid) or (
-            self.choice is not None and not self.choice
-        ):
+        if any(v is not None and not v for v in (self.grid, self.choice)):
             raise ValueError("a grid or choice needs at least one value")
         return self
+
+    def integral(self) -> bool:
+        """True if every value this dimension can take is a whole number."""
+        vals = self.values()
+        return self.randint is not None if vals is None else all(isinstance(v, int) for v in vals)
 
     def values(self) -> list[Scalar] | None:
         """Finite values (grid/choice), or None for a continuous distribution."""
         return self.grid if self.grid is not None else self.choice
+
+    def high(self) -> float:
+        """Largest value this dimension can take."""
+        vals = self.values()
+        if vals:
+            return float(max(vals))
+        return float((self.uniform or self.loguniform or self.randint or (0, 0))[1])
 
     def low(self) -> float:
         """Smallest value this dimension can take."""
@@ -73,7 +99,7 @@ def _as_dim(value: Any) -> Any:
     """Shorthand: a scalar is a one-value grid, a list is a grid."""
     if isinstance(value, list):
         return {"grid": value}
-    if isinstance(value, int | float | str | bool):
+    if isinstance(value, int | float | str):
         return {"grid": [value]}
     return value
 
@@ -95,6 +121,9 @@ class HardwareSpace(_Strict):
 
     @model_validator(mode="after")
     def _non_empty(self) -> HardwareSpace:
+        for key in ("n_simba", "n_eyeriss"):
+            if not getattr(self, key).integral():
+                raise ValueError(f"{key} must be whole numbers (grid, choice or randint)")
         if self.n_simba.low() < 0 or self.n_eyeriss.low() < 0:
             raise ValueError("counts must be >= 0")
         if self.n_simba.low() == 0 and self.n_eyeriss.low() == 0:
@@ -110,7 +139,7 @@ class HardwareSpace(_Strict):
 class HeuristicSettings(_Strict):
     """The ``heuristic`` trainable: schedulers x seeds through the evaluation runner."""
 
-    schedulers: list[str] | Literal["all"] = "all"
+    schedulers: Annotated[list[str], Field(min_length=1)] | Literal["all"] = "all"
     seeds: int = Field(3, ge=1, description="seeds 0..N-1; one Tune iteration per seed")
 
 
@@ -197,6 +226,61 @@ class SweepConfig(_Strict):
         return self
 
 
+def _check_scenarios(cfg: SweepConfig, source: str) -> None:
+    """Every scenario loads (preset name or YAML path, validated like ``--scenario``)."""
+    from relmas.loaders.scenarios import load_scenario
+
+    for i, ref in enumerate(cfg.scenarios):
+        try:
+            load_scenario(ref)
+        except UserError as exc:
+            field = f"{source}: scenarios.{i}"
+            raise UserError(field, f"{exc.field}: {exc.problem}", exc.fix) from None
+
+
+def _check_hardware(cfg: SweepConfig, source: str) -> None:
+    """The reference chip exists and the swept chips stay within the instance cap."""
+    from relmas.experiment import MAX_INSTANCES, resolve_composition
+
+    if cfg.reference_hardware is not None:
+        try:
+            resolve_composition(cfg.reference_hardware)
+        except UserError as exc:
+            raise UserError(f"{source}: reference_hardware", exc.problem, exc.fix) from None
+    largest = cfg.hardware.n_simba.high() + cfg.hardware.n_eyeriss.high()
+    if largest > MAX_INSTANCES:
+        problem = f"chips of up to {largest:g} sub-accelerators"
+        raise UserError(f"{source}: hardware", problem, f"use at most {MAX_INSTANCES}")
+
+
+def _check_reward(cfg: SweepConfig, source: str) -> None:
+    """The RL reward (and the PBT-mutated coefficients) as ``relmas train`` would build it."""
+    if cfg.trainable == "heuristic":
+        return
+    from relmas.cli.train_options import check_reward
+
+    lows = {key: dim.low() for key, dim in cfg.scheduler.mutations.items()}
+    try:
+        check_reward({"name": "relmas", **cfg.rl.reward, **lows})
+    except UserError as exc:
+        raise UserError(f"{source}: rl.{exc.field}", exc.problem, exc.fix) from None
+
+
+def check_names(cfg: SweepConfig, source: str) -> None:
+    """Scenarios, chips and scheduler names must exist: a typo costs a second here instead of
+    a Ray start-up and a grid of failed trials."""
+    from relmas.schedulers import scheduler_names
+
+    _check_scenarios(cfg, source)
+    _check_hardware(cfg, source)
+    _check_reward(cfg, source)
+    if cfg.trainable != "rl" and cfg.heuristic.schedulers != "all":
+        known = scheduler_names()
+        for i, name in enumerate(cfg.heuristic.schedulers):
+            if name not in known:
+                raise unknown_name(f"{source}: heuristic.schedulers.{i}", name, known)
+
+
 def load_sweep(path: Path) -> SweepConfig:
     """Read and validate a sweep file; every mistake is one line naming the field."""
     if not path.is_file():
@@ -205,6 +289,8 @@ def load_sweep(path: Path) -> SweepConfig:
     if not isinstance(data, dict):
         raise UserError("sweep", f"{path} must hold a mapping", "start with 'name: ...'")
     try:
-        return SweepConfig.model_validate(data)
+        cfg = SweepConfig.model_validate(data)
     except ValidationError as exc:
-        raise validation_error("sweep", path, exc) from exc
+        raise validation_error(f"sweep {path.name}", exc, SweepConfig) from None
+    check_names(cfg, f"sweep {path.name}")
+    return cfg

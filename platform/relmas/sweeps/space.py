@@ -52,15 +52,22 @@ def prepare_scenario(ref: str, cfg: SweepConfig, out_dir: Path) -> str:
     return str(path.resolve())
 
 
+def _grid(values: list[Any], choice: bool) -> Any:
+    """One value as itself, several as a grid (or a random ``choice``)."""
+    from ray import tune
+
+    if len(values) == 1:
+        return values[0]
+    return tune.choice(values) if choice else tune.grid_search(values)
+
+
 def to_tune(dim: Dim, searcher: bool) -> Any:
     """A Tune domain; grids become ``choice`` for Optuna/HyperOpt, which reject grid_search."""
     from ray import tune
 
     vals = dim.values()
     if vals is not None:
-        if len(vals) == 1:
-            return vals[0]
-        return tune.choice(vals) if searcher or dim.choice is not None else tune.grid_search(vals)
+        return _grid(list(vals), searcher or dim.choice is not None)
     if dim.uniform is not None:
         return tune.uniform(*dim.uniform)
     if dim.loguniform is not None:
@@ -88,14 +95,14 @@ def param_space(cfg: SweepConfig, scenario_dir: Path) -> dict[str, Any]:
     hw = cfg.hardware
     space: dict[str, Any] = {
         "kind": cfg.trainable,
-        "scenario": to_tune(Dim(grid=list(scenarios)), searcher),
+        "scenario": _grid(scenarios, searcher),
         "n_simba": to_tune(hw.n_simba, searcher),
         "n_eyeriss": to_tune(hw.n_eyeriss, searcher),
         "dram_bandwidth_gbps": to_tune(hw.dram_bandwidth_gbps, searcher),
     }
     names = [] if cfg.trainable == "rl" else schedulers_of(cfg)
     names = [*names, "rl"] if cfg.trainable != "heuristic" else names
-    space["scheduler"] = to_tune(Dim(grid=names), searcher)
+    space["scheduler"] = _grid(names, searcher)
     space["seeds"] = cfg.heuristic.seeds
     if cfg.trainable == "heuristic":
         return space

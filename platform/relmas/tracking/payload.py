@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import itertools
 import json
 import math
 import os
@@ -32,6 +33,14 @@ SYNCED_FILE = "synced.json"
 MAX_PARAM_CHARS = 6000
 PACKAGES = ("numpy", "pydantic", "ray", "torch", "gymnasium", "mlflow")
 _BAD_KEY = re.compile(r"[^0-9A-Za-z_\-. /]")
+# A key is secret if one of its words is one of these (``GITHUB_TOKEN``, ``db/password``), or it
+# holds ``api key`` / ``access key`` / ``private key``; its value is logged as REDACTED. Whole
+# words, so ``sort_keys``, ``monkey`` or a plain ``key`` are not caught.
+_SECRET_WORDS = frozenset({"token", "password", "passwd", "secret", "apikey", "credential",
+                           "credentials", "auth"})  # fmt: skip
+_SECRET_PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key")})
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Za-z][a-z]*|[0-9]+")
+REDACTED = "REDACTED"
 
 
 @dataclass
@@ -81,9 +90,50 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return {clean_key(k): v for k, v in out.items()}
 
 
+def is_secret_key(key: str) -> bool:
+    """True if ``key`` (split into words at ``/_.-``, digits and camelCase) names a secret."""
+    words = [word.lower() for word in _WORD.findall(key)]
+    pairs = set(itertools.pairwise(words))
+    return bool(_SECRET_WORDS.intersection(words) or _SECRET_PAIRS & pairs)
+
+
+def _env_secrets() -> list[str]:
+    """Values of secret-named environment variables (8+ characters, so they cannot match
+    by accident), e.g. ``MLFLOW_TRACKING_PASSWORD``; they must never appear in a run."""
+    return [v for k, v in os.environ.items() if is_secret_key(k) and len(v) >= 8]
+
+
+def redact(values: dict[str, str]) -> dict[str, str]:
+    """Secret-named keys get REDACTED; any value containing a secret env value is masked."""
+    secrets = _env_secrets()
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        if is_secret_key(key):
+            value = REDACTED
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        out[key] = value
+    return out
+
+
+def redact_config(obj: Any) -> Any:
+    """:func:`redact` for a nested config, for artifacts such as ``resolved_config.yaml``."""
+    if isinstance(obj, dict):
+        return {k: REDACTED if is_secret_key(str(k)) else redact_config(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [redact_config(v) for v in obj]
+    if isinstance(obj, str):
+        return redact({"": obj})[""]
+    return obj
+
+
 def as_params(config: dict[str, Any]) -> dict[str, str]:
-    """Flattened config as MLflow params (strings, at most 6000 chars each)."""
-    return {k: str(v)[:MAX_PARAM_CHARS] for k, v in flatten(config).items()}
+    """Flattened config as MLflow params (strings, at most 6000 chars each), redacted.
+
+    Why redaction here: every tracked command logs its whole resolved config, so a secret in a
+    config (a token in a reward spec, a password in a URI) would otherwise land in the store.
+    """
+    return redact({k: str(v)[:MAX_PARAM_CHARS] for k, v in flatten(config).items()})
 
 
 def as_metrics(values: dict[str, Any]) -> dict[str, float]:
@@ -143,7 +193,7 @@ def standard_tags(kind: str, config: dict[str, Any], extra: dict[str, Any]) -> d
         tags["mlflow.source.git.commit"] = commit
     tags.update(package_versions())
     tags.update({k: str(v) for k, v in extra.items() if v is not None})
-    return tags
+    return redact(tags)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
