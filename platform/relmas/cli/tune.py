@@ -1,21 +1,37 @@
 """``relmas tune``: a Ray Tune sweep from a ``tune_configs/*.yaml`` file, tracked in MLflow.
 
 Ray is imported inside the command only. By default a fresh local Ray instance is started
-(``address="local"`` never attaches to a stale cluster); ``--address`` joins an existing one.
+(``address="local"`` never attaches to a stale cluster); ``--address`` joins an existing one, and
+so does running inside ``ray job submit`` (the job's own cluster). On an existing cluster the
+settings are checked first (storage shared by every node, an MLflow server rather than a file,
+relmas importable on every node; see :mod:`relmas.sweeps.cluster` and docs/cluster.md), so a
+mistake costs a one-line error instead of a failed or silently lost sweep. ``--dry-run`` checks
+the file and the settings, prints the trial plan and the ``ray job submit`` command, and starts
+nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from relmas.cli.common import dumps, fmt, print_table
-from relmas.tracking import add_tracking_args, options_from_args
+from relmas.cli.common import check_output, dumps, fmt, print_table
+from relmas.errors import UserError
+from relmas.sweeps import cluster
+from relmas.sweeps.cluster import ClusterTarget
+from relmas.tracking import TrackingOptions, add_tracking_args, options_from_args
+
+if TYPE_CHECKING:
+    from relmas.sweeps.config import SweepConfig
+    from relmas.sweeps.run import SweepOutcome
 
 DEFAULT_STORAGE = Path("relmas_out/tune")
+ENTRYPOINT = ["python", "-m", "relmas.cli.main", "tune"]
 
 
 def register(subparsers: Any) -> None:
@@ -23,12 +39,30 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("tune", help="run a Ray Tune sweep (tune_configs/*.yaml)")
     p.add_argument("config", type=Path, help="sweep file, e.g. tune_configs/heuristics_dse.yaml")
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
-    p.add_argument("--address", default=None, help="existing Ray cluster (default: local Ray)")
+    p.add_argument(
+        "--address",
+        default=None,
+        help="existing Ray cluster: auto, HOST:6379 or ray://HOST:10001 (default: a fresh local "
+        "Ray; inside `ray job submit`: the job's cluster; with --dry-run also "
+        "http://HOST:8265, the job submission address)",
+    )
     p.add_argument(
         "--storage",
+        default=str(DEFAULT_STORAGE),
+        help="experiment directory root (a cluster: an absolute path every node mounts)",
+    )
+    p.add_argument(
+        "--runtime-env",
         type=Path,
-        default=DEFAULT_STORAGE,
-        help="experiment directory root (multi-node: shared/NFS path)",
+        default=None,
+        help="runtime_env YAML that ships the code to the workers with --address "
+        "(e.g. deploy/runtime_env.yaml); with --dry-run: the one for ray job submit",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the file and settings, print the trial plan and the `ray job submit` "
+        "command; start nothing",
     )
     p.add_argument("--no-dashboard", action="store_true", help="do not start the Ray dashboard")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
@@ -36,12 +70,16 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_tune)
 
 
-def _start_ray(args: argparse.Namespace) -> None:
+def _start_ray(
+    args: argparse.Namespace, target: ClusterTarget, runtime_env: dict[str, Any] | None
+) -> None:
     import ray
 
     kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
-    if args.address:
-        ctx = ray.init(address=args.address, **kwargs)
+    if target.remote:
+        if runtime_env is not None:
+            kwargs["runtime_env"] = runtime_env
+        ctx = ray.init(address=target.address, **kwargs)
     else:
         ctx = ray.init(
             address="local",
@@ -55,7 +93,143 @@ def _start_ray(args: argparse.Namespace) -> None:
         print(f"Ray dashboard: http://{url.removeprefix('http://')}", file=sys.stderr)
 
 
-def _summary(out: Any) -> dict[str, Any]:
+def _preflight(
+    cfg: SweepConfig, target: ClusterTarget, storage: Path, options: TrackingOptions
+) -> None:
+    """On an existing cluster: the node count decides the tracking check, then every node is
+    probed (relmas importable, stdlib ``platform``, storage visible, scenarios loadable)."""
+    import ray
+
+    from relmas import __version__
+
+    nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+    cluster.check_tracking(options, target, nodes)
+    prepared = cfg.num_requests is not None or cfg.reference_hardware is not None
+    scenarios = cluster.trial_scenarios(list(cfg.scenarios), prepared)
+    reports = cluster.probe_nodes(storage, scenarios, cluster.PREFLIGHT_TIMEOUT_S)
+    print("relmas: " + cluster.check_reports(reports, storage, __version__), file=sys.stderr)
+
+
+def _options(args: argparse.Namespace, target: ClusterTarget, storage: Path) -> TrackingOptions:
+    """Tracking options; inside a job, runs kept offline go to the (persistent) storage root
+    rather than the job's temporary working_dir copy."""
+    options = options_from_args(args)
+    if target.in_job:
+        options = dataclasses.replace(options, offline_dir=storage / "mlflow_offline")
+    return options
+
+
+def _is_http(address: str | None) -> bool:
+    """A dashboard (job submission) address, as opposed to a cluster to join."""
+    return bool(address) and str(address).startswith(("http://", "https://"))
+
+
+def _job_problems(args: argparse.Namespace, job_env: dict[str, Any]) -> list[str]:
+    """What ``relmas tune`` would refuse when run as the entrypoint of ``ray job submit``."""
+    target = ClusterTarget("auto", in_job=True)
+    problems: list[str] = []
+    uri = args.tracking_uri or job_env.get("MLFLOW_TRACKING_URI")
+    if args.no_track:  # not RELMAS_NO_TRACK: this shell's environment does not reach the job
+        uri = None
+    elif uri is None:
+        problems.append(
+            "--tracking-uri: not set, so the job would log to sqlite inside its temporary "
+            f"working_dir copy; {cluster.SERVER_FIX}"
+        )
+    checks = [lambda: cluster.resolve_storage(args.storage, target)]
+    if uri is not None:
+        checks.append(lambda: cluster.check_tracking(TrackingOptions(uri=str(uri)), target))
+    for check in checks:
+        try:
+            check()
+        except UserError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _job_env(target: ClusterTarget, runtime_env: dict[str, Any]) -> dict[str, Any]:
+    """The environment the job's entrypoint sees: this one if already inside the job, plus the
+    runtime_env's ``env_vars``."""
+    return {**(os.environ if target.in_job else {}), **(runtime_env.get("env_vars") or {})}
+
+
+def _entrypoint(args: argparse.Namespace) -> list[str]:
+    """The job's command: config relative to the working_dir (= this cwd) when inside it."""
+    config = args.config.resolve()
+    rel = config.relative_to(Path.cwd()) if config.is_relative_to(Path.cwd()) else config
+    cmd = [*ENTRYPOINT, str(rel), "--storage", str(args.storage)]
+    if args.no_track:
+        return [*cmd, "--no-track"]
+    return [*cmd, "--tracking-uri", args.tracking_uri] if args.tracking_uri else cmd
+
+
+def _trial_plan(cfg: SweepConfig) -> dict[str, Any]:
+    """The sweep's grid as Tune will expand it (scheduler names are validated here)."""
+    from relmas.sweeps.space import expected_trials, schedulers_of
+
+    names = [] if cfg.trainable == "rl" else schedulers_of(cfg)
+    return {
+        "sweep": cfg.name,
+        "trainable": cfg.trainable,
+        "trials": expected_trials(cfg),
+        "scenarios": list(cfg.scenarios),
+        "hardware": cfg.hardware.model_dump(exclude_none=True),
+        "schedulers": names + (["rl"] if cfg.trainable != "heuristic" else []),
+        "search": cfg.search.algorithm,
+        "max_concurrent": cfg.search.max_concurrent,
+        "cpus_per_trial": cfg.cpus_per_trial,
+    }
+
+
+def _submit_command(args: argparse.Namespace) -> str:
+    """``ray job submit ... -- python -m relmas.cli.main tune ...`` for these options."""
+    address = args.address if _is_http(args.address) else "http://HEAD:8265"
+    submit = ["ray", "job", "submit", "--address", address]
+    if args.runtime_env:
+        submit += ["--runtime-env", str(args.runtime_env)]
+    return shlex.join([*submit, "--", *_entrypoint(args)])
+
+
+def _dry_run(args: argparse.Namespace, cfg: SweepConfig) -> int:
+    """Validate everything that needs no cluster; print the plan and the submit command."""
+    from relmas.loaders.scenarios import load_scenario
+
+    target = cluster.resolve_target(None if _is_http(args.address) else args.address)
+    storage = cluster.resolve_storage(args.storage, target)
+    check_output(storage, "--storage", directory=True)
+    options = _options(args, target, storage)
+    cluster.check_tracking(options, target)
+    for ref in cfg.scenarios:
+        load_scenario(ref)
+    runtime_env = cluster.load_runtime_env(args.runtime_env, target) if args.runtime_env else {}
+    plan = {
+        **_trial_plan(cfg),
+        "target": target.address or "local",
+        "storage": str(storage),
+        "tracking_uri": options.resolved_uri if options.enabled else None,
+        "notes": cluster.check_package_layout(runtime_env),
+        "submit_command": _submit_command(args),
+        "submit_problems": _job_problems(args, _job_env(target, runtime_env)),
+    }
+    _print_plan(args, plan)
+    return 0
+
+
+def _print_plan(args: argparse.Namespace, plan: dict[str, Any]) -> None:
+    """JSON, or a table + warnings on stderr + the submit command alone on the last line."""
+    if args.json:
+        print(dumps(plan))
+        return
+    skip = ("submit_command", "submit_problems", "notes")
+    rows = [[k, fmt(v) if not isinstance(v, list | dict) else str(v)]
+            for k, v in plan.items() if k not in skip]  # fmt: skip
+    print_table(f"dry run: {args.config.name} (nothing started)", ["field", "value"], rows)
+    for line in plan["notes"] + plan["submit_problems"]:
+        print(f"relmas: warning: {line}", file=sys.stderr)
+    print(plan["submit_command"])
+
+
+def _summary(out: SweepOutcome) -> dict[str, Any]:
     """What the command prints (table or ``--json``)."""
     return {
         "experiment_dir": str(out.experiment_dir),
@@ -70,25 +244,8 @@ def _summary(out: Any) -> dict[str, Any]:
     }
 
 
-def cmd_tune(args: argparse.Namespace) -> int:
-    """Validate the sweep file first (no Ray start-up for a typo), then run or resume it."""
-    from relmas.sweeps.config import load_sweep
-
-    load_sweep(args.config)
-    import ray
-
-    from relmas.sweeps.run import run_sweep
-
-    _start_ray(args)
-    try:
-        out = run_sweep(
-            args.config,
-            storage=args.storage.resolve(),
-            resume=args.resume,
-            options=options_from_args(args),
-        )
-    finally:
-        ray.shutdown()
+def _report(args: argparse.Namespace, out: SweepOutcome, storage: Path) -> int:
+    """Print the outcome; exit 130 if trials are left to ``--resume``, 1 if any failed."""
     summary = _summary(out)
     unfinished = summary["unfinished"]
     if args.json:
@@ -101,8 +258,39 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if unfinished:
         print(
             f"relmas: interrupted with {unfinished} unfinished trials; continue with: "
-            f"relmas tune {args.config} --resume --storage {args.storage}",
+            f"relmas tune {args.config} --resume --storage {storage}",
             file=sys.stderr,
         )
         return 130
     return 1 if out.errored else 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """Validate the sweep file and the cluster settings first (no Ray start-up for a typo),
+    then run or resume it."""
+    from relmas.sweeps.config import load_sweep
+
+    cfg = load_sweep(args.config)
+    if getattr(args, "dry_run", False):
+        return _dry_run(args, cfg)
+    target = cluster.resolve_target(args.address)
+    storage = cluster.resolve_storage(args.storage, target)
+    check_output(storage, "--storage", directory=True)
+    options = _options(args, target, storage)
+    cluster.check_tracking(options, target)
+    env_file = getattr(args, "runtime_env", None)
+    if env_file and not target.remote:
+        raise UserError("--runtime-env", "only applies to an existing cluster", "add --address")
+    runtime_env = cluster.load_runtime_env(env_file, target) if env_file else None
+    import ray
+
+    from relmas.sweeps.run import run_sweep
+
+    _start_ray(args, target, runtime_env)
+    try:
+        if target.remote:
+            _preflight(cfg, target, storage, options)
+        out = run_sweep(args.config, storage=storage, resume=args.resume, options=options)
+    finally:
+        ray.shutdown()
+    return _report(args, out, storage)
