@@ -79,6 +79,18 @@ class FeatureEncoder:
         self.candidates: list[Request] = []
         self._precompute(chip)
 
+    @property
+    def pair_dims(self) -> dict[str, int]:
+        """The observation layout a per-(candidate, unit) scorer slices (see rl/pair_head.py)."""
+        return {
+            "top_k": self.top_k,
+            "num_accels": self.num_accels,
+            "num_types": self.num_types,
+            "candidate_dim": self.candidate_dim,
+            "accel_dim": self.accel_dim,
+            "global_dim": self.global_dim,
+        }
+
     def _precompute(self, chip: Chip) -> None:
         """Static per-(model, layer) candidate features, computed once per chip.
 

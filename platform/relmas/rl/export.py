@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 
 from relmas.errors import UserError
+from relmas.rl.pair_numpy import NumpyPairHead
 
 POLICY_NPZ = "policy.npz"
 POLICY_JSON = "policy.json"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3 added the optional pair head; 2 (no pair head) still reads
+READABLE_FORMATS = (2, 3)
 _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tanh": np.tanh,
     "relu": lambda x: np.maximum(x, 0.0),
@@ -73,12 +75,25 @@ def _actor_parts(module: Any) -> tuple[list[Layer], dict[str, np.ndarray], list[
     return pre, lstm, _mlp_layers(module.pi.net.mlp)
 
 
+def _pair_parts(module: Any) -> tuple[list[Layer], dict[str, np.ndarray]]:
+    """The pair head's scorer MLP and wait weights (empty without a pair head)."""
+    head = getattr(module, "pair_head", None)
+    if head is None:
+        return [], {}
+    wait = {
+        "wait_w": head.wait.weight.detach().cpu().numpy().astype(np.float32),
+        "wait_b": head.wait.bias.detach().cpu().numpy().astype(np.float32),
+    }
+    return _mlp_layers(head.net), wait
+
+
 def export_module(module: Any, out_dir: Path, meta: Mapping[str, Any]) -> Path:
     """Write the actor weights and ``meta`` (env version, obs shape, top_k...) into ``out_dir``."""
     pre, lstm, post = _actor_parts(module)
+    pair, wait = _pair_parts(module)
     out_dir.mkdir(parents=True, exist_ok=True)
-    arrays = {f"lstm_{k}": v for k, v in lstm.items()}
-    for prefix, layers in (("pre", pre), ("post", post)):
+    arrays = {f"lstm_{k}": v for k, v in lstm.items()} | wait
+    for prefix, layers in (("pre", pre), ("post", post), ("pair", pair)):
         for i, (w, b, _) in enumerate(layers):
             arrays[f"{prefix}_w{i}"], arrays[f"{prefix}_b{i}"] = w, b
     np.savez(out_dir / POLICY_NPZ, **arrays)
@@ -88,6 +103,7 @@ def export_module(module: Any, out_dir: Path, meta: Mapping[str, Any]) -> Path:
         lstm=bool(lstm),
         pre_activations=[a for _, _, a in pre],
         post_activations=[a for _, _, a in post],
+        pair_activations=[a for _, _, a in pair],
     )
     (out_dir / POLICY_JSON).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return out_dir / POLICY_NPZ
@@ -105,8 +121,13 @@ class NumpyPolicy:
     """
 
     def __init__(
-        self, pre: list[Layer], post: list[Layer], lstm: Mapping[str, np.ndarray] | None = None
+        self,
+        pre: list[Layer],
+        post: list[Layer],
+        lstm: Mapping[str, np.ndarray] | None = None,
+        pair: NumpyPairHead | None = None,
     ) -> None:
+        self.pair = pair
         self.pre = [(w.T.copy(), b, _ACTIVATIONS[a]) for w, b, a in pre]
         self.post = [(w.T.copy(), b, _ACTIVATIONS[a]) for w, b, a in post]
         self.lstm = dict(lstm or {})
@@ -125,6 +146,8 @@ class NumpyPolicy:
 
     def logits(self, obs: np.ndarray) -> np.ndarray:
         """Unmasked action logits of one observation (advances the LSTM state)."""
+        if self.pair is not None:  # the pair head replaces the actor MLP (see rl/module.py)
+            return self.pair(obs)
         x = obs
         for wt, b, act in self.pre:
             x = act(x @ wt + b)
@@ -174,4 +197,12 @@ def load_numpy_policy(policy_dir: Path) -> NumpyPolicy:
             for i, a in enumerate(meta["post_activations"])
         ]
         lstm = {k[5:]: data[k] for k in data.files if k.startswith("lstm_")}
-    return NumpyPolicy(pre, post, lstm)
+        pair = None
+        if meta.get("pair_activations"):
+            layers = [
+                (data[f"pair_w{i}"], data[f"pair_b{i}"], _ACTIVATIONS[a])
+                for i, a in enumerate(meta["pair_activations"])
+            ]
+            dims = meta["model_config"]["pair_head"]["dims"]
+            pair = NumpyPairHead(dims, layers, (data["wait_w"], data["wait_b"]))
+    return NumpyPolicy(pre, post, lstm, pair)

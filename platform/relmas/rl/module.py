@@ -11,6 +11,10 @@ Heuristic prior: with ``model_config["action_prior_weight"] = w > 0`` the module
 the logits. A freshly initialised network has near-zero logits, so the greedy policy starts as
 Planaria and PPO learns *where to deviate* instead of rediscovering the heuristic from scratch;
 the exported numpy policy adds the same term (``policy.json`` records ``w``).
+
+Pair head: with ``model_config["pair_head"] = {"dims": {...}, "hidden": [64]}`` the logits come
+from :class:`relmas.rl.pair_head.PairHead` (one scorer shared by every candidate/unit pair)
+instead of the flat MLP's pi head; the value function keeps the default MLP critic.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import torch
 from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
 from ray.rllib.core.columns import Columns
 from ray.rllib.utils.torch_utils import FLOAT_MIN
+
+from relmas.rl.pair_head import PairHead
 
 
 class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
@@ -43,6 +49,13 @@ class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
         """Build the heads on the inner box, then expose the full Dict space to connectors."""
         super().setup()
         self.observation_space = self._obs_space_with_mask
+        cfg = self.model_config if isinstance(self.model_config, dict) else {}
+        self.pair_head: PairHead | None = None
+        if cfg.get("pair_head"):
+            if cfg.get("use_lstm"):
+                raise ValueError("pair_head does not combine with use_lstm")
+            spec = cfg["pair_head"]
+            self.pair_head = PairHead(spec["dims"], spec.get("hidden", [64]))
 
     def _split(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
         """(logit offset: log-mask plus the weighted prior, batch with the inner observations).
@@ -57,22 +70,27 @@ class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
             offset = offset + self.prior_weight * obs["action_prior"]
         return offset, batch
 
-    @staticmethod
-    def _mask(out: dict[str, Any], offset: torch.Tensor) -> dict[str, Any]:
-        out[Columns.ACTION_DIST_INPUTS] = out[Columns.ACTION_DIST_INPUTS] + offset
+    def _mask(
+        self, out: dict[str, Any], offset: torch.Tensor, inner: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Add the offset to the pi head's logits, or to the pair head's when there is one."""
+        logits = out[Columns.ACTION_DIST_INPUTS]
+        if self.pair_head is not None:
+            logits = self.pair_head(inner[Columns.OBS])
+        out[Columns.ACTION_DIST_INPUTS] = logits + offset
         return out
 
     def _forward_inference(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         mask, inner = self._split(batch)
-        return self._mask(super()._forward_inference(inner, **kwargs), mask)
+        return self._mask(super()._forward_inference(inner, **kwargs), mask, inner)
 
     def _forward_exploration(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         mask, inner = self._split(batch)
-        return self._mask(super()._forward_exploration(inner, **kwargs), mask)
+        return self._mask(super()._forward_exploration(inner, **kwargs), mask, inner)
 
     def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         mask, inner = self._split(batch)
-        return self._mask(super()._forward_train(inner, **kwargs), mask)
+        return self._mask(super()._forward_train(inner, **kwargs), mask, inner)
 
     def compute_values(self, batch: dict[str, Any], embeddings: Any | None = None) -> torch.Tensor:
         """Value estimates; strips the mask first unless embeddings are given."""

@@ -8,6 +8,7 @@ states it was trained on. Inference runs in numpy from ``policy.npz``: no Ray, n
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,13 @@ import numpy as np
 
 from relmas.env.features import ENV_ID, ENV_VERSION, FeatureEncoder
 from relmas.errors import UserError
-from relmas.rl.export import FORMAT_VERSION, POLICY_NPZ, NumpyPolicy, load_numpy_policy, read_meta
+from relmas.rl.export import (
+    POLICY_NPZ,
+    READABLE_FORMATS,
+    NumpyPolicy,
+    load_numpy_policy,
+    read_meta,
+)
 from relmas.schedulers.base import Decision, Scheduler
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Dispatch
@@ -88,9 +95,50 @@ def resolve_policy_dir(policy_dir: str | Path) -> Path:
     everywhere; write ``rl:./default`` for the local directory.
     """
     text = str(policy_dir)
-    if text and "/" not in text and "\\" not in text and (SHIPPED_DIR / text).is_dir():
+    if not text.strip():
+        raise UserError(
+            "checkpoint",
+            "empty policy reference (rl: needs a directory)",
+            "write rl:default or rl:PATH to a `relmas train --out` directory",
+        )
+    if "/" not in text and "\\" not in text and (SHIPPED_DIR / text).is_dir():
         return SHIPPED_DIR / text
     return Path(text).expanduser().resolve()
+
+
+# policy.json keys read at load or run time, with their JSON types.
+_META_TYPES: dict[str, type | tuple[type, ...]] = {
+    "obs_dim": int,
+    "top_k": int,
+    "accel_types": list,
+    "pre_activations": list,
+    "post_activations": list,
+}
+
+
+def _check_meta(path: Path, meta: dict[str, Any]) -> None:
+    """policy.json must come from this env version and export format and hold every key."""
+    if meta.get("env_id") != ENV_ID or meta.get("env_version") != ENV_VERSION:
+        raise UserError(
+            "checkpoint",
+            f"{path} was trained on {meta.get('env_id')} v{meta.get('env_version')}, "
+            f"this build has {ENV_ID} v{ENV_VERSION}",
+            "retrain with `relmas train`",
+        )
+    if meta.get("format_version") not in READABLE_FORMATS:
+        raise UserError(
+            "checkpoint",
+            f"{path} has export format {meta.get('format_version')}, "
+            f"this build reads {', '.join(map(str, READABLE_FORMATS))}",
+            "re-run `relmas train`",
+        )
+    for key, kind in _META_TYPES.items():
+        value = meta.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            problem = f"{path / 'policy.json'} field {key!r} is {value!r:.60}"
+            raise UserError("checkpoint", problem, "re-export the policy with `relmas train`")
+    if not all(isinstance(t, str) for t in meta["accel_types"]):
+        raise UserError("checkpoint", f"{path} lists bad accel_types", "re-export the policy")
 
 
 def load_policy_scheduler(policy_dir: str | Path) -> PolicyScheduler:
@@ -103,24 +151,20 @@ def load_policy_scheduler(policy_dir: str | Path) -> PolicyScheduler:
             f"directory {path} does not exist",
             "pass the --out directory of `relmas train`",
         )
-    meta = read_meta(path)
-    if meta.get("env_id") != ENV_ID or meta.get("env_version") != ENV_VERSION:
-        raise UserError(
-            "checkpoint",
-            f"{path} was trained on {meta.get('env_id')} v{meta.get('env_version')}, "
-            f"this build has {ENV_ID} v{ENV_VERSION}",
-            "retrain with `relmas train`",
-        )
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise UserError(
-            "checkpoint",
-            f"{path} has export format {meta.get('format_version')}, "
-            f"this build reads {FORMAT_VERSION}",
-            "re-run `relmas train`",
-        )
+    try:
+        meta = read_meta(path)
+    except (UnicodeDecodeError, RecursionError, ValueError) as exc:
+        problem = f"{path / 'policy.json'} is not a JSON object ({type(exc).__name__})"
+        raise UserError("checkpoint", problem, "re-export the policy") from None
+    _check_meta(path, meta)
     if not (path / POLICY_NPZ).is_file():
         raise UserError("checkpoint", f"{path / POLICY_NPZ} not found", "re-run `relmas train`")
-    policy = load_numpy_policy(path)
+    try:
+        policy = load_numpy_policy(path)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as exc:
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        problem = f"{path / POLICY_NPZ} does not match policy.json ({reason})"
+        raise UserError("checkpoint", problem, "re-export the policy") from None
     if policy.obs_dim != meta["obs_dim"]:
         raise UserError(
             "checkpoint", "policy.npz does not match policy.json's obs_dim", "re-export the policy"
