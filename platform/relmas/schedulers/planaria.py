@@ -70,6 +70,12 @@ class PlanariaParams(SchedulerParams):
         description="Give free units left over to meetable requests whose feasible types are all "
         "busy, on their fastest free unit (True), instead of letting them wait (False).",
     )
+    priority_exponent: float = Field(
+        1.0,
+        ge=0,
+        description="Score with priority ** e (1 = Planaria). The sla_rate KPI counts every "
+        "request once, so e < 1 trades priority-weighted for plain SLA (an ablation knob).",
+    )
 
 
 @register_scheduler("planaria")
@@ -78,13 +84,19 @@ class PlanariaScheduler(Scheduler):
 
     Params = PlanariaParams
 
+    def __init__(self, params: SchedulerParams | None = None) -> None:
+        super().__init__(params)
+        assert isinstance(self.params, PlanariaParams)
+        self._exponent = float(self.params.priority_exponent)  # read per rank call: hot path
+
     def rank(self, sim: Simulator, req: Request) -> tuple[bool, float]:
         """(can meet its deadline, Planaria score); larger runs first."""
         slack_s = req.deadline_s - sim.now_s
         rem_s = max(sim.chip.remaining_best_s[req.model][req.next_layer], _TINY_S)
+        weight = req.priority if self._exponent == 1.0 else req.priority**self._exponent
         if rem_s <= slack_s:  # implies slack_s > 0
-            return True, req.priority / (slack_s * rem_s)
-        return False, -req.priority / rem_s
+            return True, weight / (slack_s * rem_s)
+        return False, -weight / rem_s
 
     def feasible_unit(self, sim: Simulator, req: Request, free: Sequence[int]) -> int | None:
         """The cheapest free unit whose type still lets ``req`` meet its deadline, if any."""

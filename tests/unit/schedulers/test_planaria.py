@@ -95,3 +95,20 @@ def test_work_conserving_gives_spare_units_to_blocked_requests() -> None:
     specs = _waiting_specs()[:2]
     assert _placement(specs)[1] == (0, pytest.approx(1.0), pytest.approx(2.0))
     assert _placement(specs, work_conserving=True)[1] == (1, 0.0, pytest.approx(4.0))
+
+
+def test_priority_exponent_zero_ranks_by_slack_and_work_only() -> None:
+    # One unit. B (rid 0, p9, deadline 10, 4 s): score 9/(10*4) = 0.225; C (rid 1, p1,
+    # deadline 5, 1 s): 1/(5*1) = 0.2. Planaria runs B first; with priority ** 0 the scores are
+    # 1/40 vs 1/5 and C runs first.
+    chip = toy_chip(["simba"], {"B": {"simba": [4.0]}, "C": {"simba": [1.0]}})
+    specs = [RequestSpec(0.0, 0, 0, 9, 10.0), RequestSpec(0.0, 0, 1, 1, 5.0)]
+
+    def starts(**params: object) -> list[float]:
+        sim = Simulator(chip, specs, record_trace=True)
+        sched = make_scheduler("planaria", params)
+        sched.reset(sim, np.random.default_rng(0))
+        return [start for _, _, _, start, _ in sorted(sim.run(sched).trace, key=lambda t: t[1])]
+
+    assert starts() == [0.0, 4.0]
+    assert starts(priority_exponent=0.0) == [1.0, 0.0]
