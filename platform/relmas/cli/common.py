@@ -6,8 +6,10 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -148,3 +150,33 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]
         table.add_row(*(escape(cell) for cell in row))
     # Piped output (logs, CI) has no terminal width; do not squeeze tables into 80 columns.
     Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so the same cleanup runs (Ray shut down, runs
+    KILLED, temporary files removed); ``kill``, ``timeout`` and batch schedulers send it."""
+
+
+_SIGTERM_SEEN = threading.Event()
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    _SIGTERM_SEEN.set()
+    raise Terminated
+
+
+def was_terminated() -> bool:
+    """Whether SIGTERM arrived (libraries such as Ray may re-raise it as a plain Ctrl-C)."""
+    return _SIGTERM_SEEN.is_set()
+
+
+def claim_sigterm() -> Any:
+    """Turn SIGTERM into :class:`Terminated`; returns the previous handler (``None`` off the
+    main thread, where Python cannot set handlers).
+
+    Call it again right after ``ray.init``: Ray's driver installs a C-level SIGTERM handler
+    that aborts the process (exit -6), skipping ``ray.shutdown`` and leaving actors behind.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)

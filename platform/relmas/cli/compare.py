@@ -27,7 +27,7 @@ from relmas.evaluation.runner import RunSpec, cached_setup, default_jobs, run_ma
 from relmas.evaluation.summary import best_by, summarize
 from relmas.experiment import Setup, make_simulator
 from relmas.schedulers import make_scheduler, scheduler_names
-from relmas.tracking import add_tracking_args, log_comparison
+from relmas.tracking import add_tracking_args, comparison_run, log_comparison
 
 GANTT_REQUESTS = 40
 
@@ -153,9 +153,19 @@ def _report(args: argparse.Namespace, result: dict[str, Any], out: Path) -> None
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Run all schedulers x seeds (and loads), then write results.json and the plots."""
+    """Run all schedulers x seeds (and loads), then write results.json and the plots.
+
+    The MLflow run is opened before the simulations, so Ctrl-C or an error leaves it KILLED /
+    FAILED instead of leaving no record at all.
+    """
     check_output(args.out, "--out", directory=True)
     names = expand_schedulers(args.schedulers, _check_setup(args))
+    with comparison_run(args, names) as run:
+        return _compare(args, names, run)
+
+
+def _compare(args: argparse.Namespace, names: list[str], run: Any) -> int:
+    """The body of :func:`cmd_compare` inside its tracked run."""
     jobs = args.jobs or default_jobs()
     started = time.perf_counter()
     specs = [RunSpec(args.scenario, args.hardware, n, s, None, args.bandwidth_gbps)
@@ -181,5 +191,5 @@ def cmd_compare(args: argparse.Namespace) -> int:
     }  # fmt: skip
     write_atomic(out / "results.json", dumps(result))
     _report(args, result, out)
-    log_comparison(args, result, out)
+    log_comparison(args, result, out, parent=run)
     return 0

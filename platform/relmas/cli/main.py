@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from relmas import __version__
+from relmas.cli.common import Terminated, claim_sigterm, was_terminated
 from relmas.errors import UserError, did_you_mean, one_line
 
 
@@ -111,14 +113,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the command; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = claim_sigterm()
     try:
         return int(args.func(args))
     except UserError as exc:
         print(f"relmas: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Terminated) or was_terminated():
+            print("relmas: terminated", file=sys.stderr)
+            return 143
         print("relmas: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:  # in-process callers (tests, notebooks) get theirs back
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from relmas.cli.common import check_output, dumps, fmt, print_table
+from relmas.cli.common import check_output, claim_sigterm, dumps, fmt, print_table
 from relmas.errors import UserError
 from relmas.sweeps import cluster
 from relmas.sweeps.cluster import ClusterTarget
@@ -88,6 +88,7 @@ def _start_ray(
             dashboard_host="127.0.0.1",
             **kwargs,
         )
+    claim_sigterm()  # Ray's driver handler would abort without shutting Ray down
     url = getattr(ctx, "dashboard_url", "") or ""
     if url:
         print(f"Ray dashboard: http://{url.removeprefix('http://')}", file=sys.stderr)

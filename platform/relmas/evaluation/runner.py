@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
@@ -87,10 +88,20 @@ def run_many(
                 on_done()
         return out
     results: list[dict[str, Any] | None] = [None] * len(specs)
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # Workers ignore SIGINT and queued jobs are cancelled on the way out: otherwise each worker
+    # turns Ctrl-C into a per-job error and the pool runs the whole queue before exiting.
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
+    try:
         futures = {pool.submit(run_one, spec): i for i, spec in enumerate(specs)}
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
             if on_done:
                 on_done()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return [r for r in results if r is not None]
+
+
+def _ignore_sigint() -> None:
+    """Pool worker initializer: Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

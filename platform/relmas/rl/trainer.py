@@ -13,15 +13,26 @@ parser, which rejects relative ones):
 from __future__ import annotations
 
 import json
+import math
+import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relmas.env.faults import env_class
 from relmas.env.features import ENV_ID, ENV_VERSION
 from relmas.env.multi_accel import MultiAccelEnv
 from relmas.rl.export import export_module
+from relmas.rl.resume import checkpoint_iteration, rewind_metrics
+
+RESTORE_WAIT_S = 600.0  # how long an iteration waits for restarted EnvRunners
+RESTORE_POLL_S = 1.0
+# RLlib gives up on a remote EnvRunner's sample() after 60 s and returns no samples; on a loaded
+# 2-core machine a 8000-step batch takes longer, and every iteration came back empty.
+SAMPLE_TIMEOUT_S = 600.0
 
 
 @dataclass
@@ -43,6 +54,8 @@ class TrainSettings:
     model_config: dict[str, Any] = field(
         default_factory=lambda: {"fcnet_hiddens": [128, 128], "head_fcnet_hiddens": []}
     )
+    # Keyword arguments of RLlib's ``config.fault_tolerance`` (empty: RLlib's defaults).
+    fault_tolerance: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,9 @@ class IterationStats:
     episode_return_mean: float
     sla_rate: float
     checkpoint: str = ""
+    total_loss: float = math.nan
+    env_runner_restarts: int = 0
+    healthy_env_runners: int = 0
 
 
 def build_config(s: TrainSettings) -> Any:
@@ -67,11 +83,12 @@ def build_config(s: TrainSettings) -> Any:
 
     return (
         PPOConfig()
-        .environment(MultiAccelEnv, env_config=dict(s.env_config))
+        .environment(env_class(s.env_config), env_config=dict(s.env_config))
         .env_runners(
             num_env_runners=s.num_env_runners,
             num_envs_per_env_runner=s.num_envs_per_env_runner,
             rollout_fragment_length="auto",
+            sample_timeout_s=SAMPLE_TIMEOUT_S,
         )
         .learners(num_learners=0)
         .training(
@@ -89,6 +106,7 @@ def build_config(s: TrainSettings) -> Any:
                 module_class=MaskedPPOTorchRLModule, model_config=dict(s.model_config)
             )
         )
+        .fault_tolerance(**s.fault_tolerance)
         .callbacks(KpiCallback)
         .debugging(seed=s.seed)
         .reporting(metrics_num_episodes_for_smoothing=20)
@@ -122,39 +140,105 @@ def _stats(
 ) -> IterationStats:
     runners = result.get("env_runners", {})
     steps = int(result.get("num_env_steps_sampled_lifetime", 0))
+    faults = result.get("fault_tolerance", {})
+    learner = result.get("learners", {}).get("default_policy", {})
     return IterationStats(
         iteration=iteration,
         env_steps=steps,
         env_steps_per_s=(steps - steps_before) / elapsed_s if elapsed_s > 0 else 0.0,
         episode_return_mean=float(runners.get("episode_return_mean", float("nan"))),
         sla_rate=float(runners.get("sla_rate", float("nan"))),
+        total_loss=float(learner.get("total_loss", math.nan)),
+        env_runner_restarts=int(faults.get("num_remote_worker_restarts", 0)),
+        healthy_env_runners=int(faults.get("num_healthy_workers", 0)),
     )
 
 
+def _staging(final: Path) -> Path:
+    """A fresh hidden sibling of ``final`` to write into before renaming (same filesystem)."""
+    tmp = final.parent / f".{final.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    return tmp
+
+
+def export_atomic(module: Any, out_dir: Path, meta: dict[str, Any]) -> None:
+    """``export_module`` into a staging dir, then rename: Ctrl-C never leaves half a policy.
+
+    ``policy.json`` is renamed last, so a reader that sees it also sees the matching weights.
+    """
+    tmp = _staging(out_dir / "policy")
+    try:
+        export_module(module, tmp, meta)
+        for name in sorted((p.name for p in tmp.iterdir()), key=lambda n: n.endswith(".json")):
+            os.replace(tmp / name, out_dir / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def save_checkpoint(algo: Any, out_dir: Path, iteration: int, meta: dict[str, Any]) -> Path:
-    """Full RLlib checkpoint under ``checkpoints/iter_NNNNNN`` plus the numpy export next to it."""
+    """Full RLlib checkpoint under ``checkpoints/iter_NNNNNN`` plus the numpy export next to it.
+
+    Written into a staging directory and renamed, so an interrupted save leaves no checkpoint
+    that looks complete but is not.
+    """
     path = (out_dir / "checkpoints" / f"iter_{iteration:06d}").resolve()
-    algo.save_to_path(str(path))
-    export_module(algo.get_module(), path, meta)
+    tmp = _staging(path)
+    try:
+        algo.save_to_path(str(tmp))
+        export_module(algo.get_module(), tmp, meta)
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def _train_iteration(algo: Any, s: TrainSettings, steps_before: int) -> dict[str, Any]:
+    """One PPO iteration that sampled something.
+
+    While every remote EnvRunner is down (crashed, being restarted by Ray), RLlib's ``train()``
+    returns at once with no samples and no update, yet counts an iteration; a run with a
+    crashing runner would then "finish" its budget without training. Such iterations are
+    retried (RLlib probes the restarted runners at the start of each) for up to
+    ``RESTORE_WAIT_S`` seconds.
+    """
+    deadline = time.monotonic() + RESTORE_WAIT_S
+    while True:
+        result: dict[str, Any] = algo.train()
+        sampled = int(result.get("num_env_steps_sampled_lifetime", 0)) > steps_before
+        if sampled or s.num_env_runners == 0:
+            return result
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no EnvRunner sampled for {RESTORE_WAIT_S:.0f} s (all failed)")
+        time.sleep(RESTORE_POLL_S)
 
 
 def train(
     s: TrainSettings,
     out_dir: Path,
     on_iteration: Callable[[IterationStats], None] | None = None,
+    resume_from: Path | None = None,
 ) -> list[IterationStats]:
-    """Train for ``s.iterations`` PPO iterations; checkpoint, export and log into ``out_dir``."""
+    """Train up to ``s.iterations`` PPO iterations; checkpoint, export and log into ``out_dir``.
+
+    ``resume_from`` (a checkpoint of :func:`latest_checkpoint`) restores the algorithm's
+    weights, optimizer and counters and continues with the iteration after it.
+    """
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     algo = build_config(s).build_algo()
     history: list[IterationStats] = []
-    steps = 0
+    steps, first = 0, 1
+    if resume_from is not None:
+        algo.restore_from_path(str(resume_from.resolve()))
+        first = checkpoint_iteration(resume_from) + 1
+        steps = rewind_metrics(out_dir, first - 1)
     try:
         with (out_dir / "metrics.jsonl").open("a") as log:
-            for it in range(1, s.iterations + 1):
+            for it in range(first, s.iterations + 1):
                 t0 = time.perf_counter()
-                stats = _stats(algo.train(), it, time.perf_counter() - t0, steps)
+                result = _train_iteration(algo, s, steps)
+                stats = _stats(result, it, time.perf_counter() - t0, steps)
                 steps = stats.env_steps
                 if it % max(s.checkpoint_every, 1) == 0 or it == s.iterations:
                     ckpt = save_checkpoint(algo, out_dir, it, policy_meta(s, it))
@@ -164,7 +248,7 @@ def train(
                 history.append(stats)
                 if on_iteration is not None:
                     on_iteration(stats)
-        export_module(algo.get_module(), out_dir, policy_meta(s, s.iterations))
+        export_atomic(algo.get_module(), out_dir, policy_meta(s, s.iterations))
     finally:
         algo.stop()
     return history

@@ -12,6 +12,7 @@ nothing is logged twice.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,18 @@ def trial_tags(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _result_rows(trial: Any) -> list[dict[str, Any]]:
+    """A trial's reported results, one per iteration (last report wins), from its
+    ``result.json`` on local storage; else just its last result."""
+    for base in (getattr(trial, "local_path", None), getattr(trial, "path", None)):
+        path = Path(base) / "result.json" if base else None
+        if path is not None and path.is_file():
+            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            by_step = {int(r.get("training_iteration", 0)): r for r in rows}
+            return [by_step[k] for k in sorted(by_step)]
+    return [trial.last_result] if trial.last_result else []
+
+
 class SweepTracker(LoggerCallback):  # type: ignore[misc]
     """Driver-side MLflow logging of every trial (one child run each)."""
 
@@ -80,6 +93,8 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
         self._skip: dict[str, int] = {}
         self._state: dict[str, Any] = {}
         self._worker: IoWorker | None = None
+        self._resumed = False
+        self._checked = False
 
     def __getstate__(self) -> dict[str, Any]:
         return {"state_path": self.state_path}  # live runs hold clients: never pickled
@@ -91,6 +106,7 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
         """Read the driver's options and parent ids (written before every fit/resume)."""
         self._state = read_state(self.state_path)
         self._state.setdefault("trials", {})
+        self._resumed = bool(self._state["trials"])  # a fresh sweep starts with no trials
         self._worker = IoWorker()
 
     def _submit(self, job: Any) -> None:
@@ -102,7 +118,12 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
 
     @property
     def _options(self) -> TrackingOptions:
-        return TrackingOptions(enabled=bool(self._state.get("enabled")), uri=self._state.get("uri"))
+        offline = self._state.get("offline_dir")
+        return TrackingOptions(
+            enabled=bool(self._state.get("enabled")),
+            uri=self._state.get("uri"),
+            offline_dir=Path(offline) if offline else None,
+        )
 
     def log_trial_start(self, trial: Any) -> None:
         """Open (or, after a resume/PBT restart, re-attach to) the trial's run."""
@@ -112,7 +133,7 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
     def _start(self, trial_id: str, name: str, config: dict[str, Any]) -> None:
         if trial_id in self._runs:
             return
-        known = self._state["trials"].get(trial_id, {})
+        known = self._known(trial_id)
         if not self._state.get("enabled"):
             self._remember(trial_id, None, "running")
             return
@@ -133,6 +154,34 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
         if known.get("run_id") and run.online:  # resumed: do not log the same steps twice
             self._skip[trial_id] = self._last_step(run)
         self._remember(trial_id, run, "running")
+
+    def _known(self, trial_id: str) -> dict[str, Any]:
+        """The trial's ledger entry; on a resume, plus a run the killed driver never recorded.
+
+        A SIGKILL between creating a trial's run and writing its id to the ledger leaves a
+        RUNNING run only MLflow knows; re-attaching to it (found by the ``trial_id`` tag under
+        this sweep's parent) avoids a second run for the same trial.
+        """
+        known = dict(self._state["trials"].get(trial_id, {}))
+        parent_id = self._state.get("parent_run_id", "")
+        # Only a trial already in the ledger can have a run: its entry is written before the
+        # (lazy) run is created, so unknown trials need no search.
+        searchable = self._resumed and parent_id and self._state.get("enabled")
+        if not known or known.get("run_id") or not searchable:
+            return known
+        from relmas.tracking.client import LOCAL_ID_TAG, backend, errors
+
+        query = f"tags.trial_id = '{trial_id}' and tags.`mlflow.parentRunId` = '{parent_id}'"
+        try:
+            store = backend(self._state["uri"])
+            exp_id = store.experiment_id(self._state["experiment"])
+            found = store.client.search_runs([exp_id], filter_string=query, max_results=1)
+        except errors():
+            return known  # store down: the run falls back offline as usual
+        if found:
+            tags = found[0].data.tags
+            known |= {"run_id": found[0].info.run_id, "local_id": tags.get(LOCAL_ID_TAG, "")}
+        return known
 
     def _remember(self, trial_id: str, run: TrackedRun | None, status: str) -> None:
         """Persist the trial's status and run ids (lazy runs get an id at the first flush).
@@ -157,12 +206,18 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
         )
         return max((m.step for m in history or []), default=-1)
 
+    @staticmethod
+    def _values(result: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+        """What one result logs: its metrics plus PBT-mutable reward coefficients as ``hp/``."""
+        values = {k: v for k, v in result.items() if k not in _NOT_METRICS}
+        reward = config.get("reward", {})
+        values["hp"] = {k: v for k, v in reward.items() if isinstance(v, int | float)}
+        return values
+
     def log_trial_result(self, iteration: int, trial: Any, result: dict[str, Any]) -> None:
         """Buffer the numeric results (one batched request at most every few seconds)."""
         step = int(result.get("training_iteration", iteration))
-        values = {k: v for k, v in result.items() if k not in _NOT_METRICS}
-        reward = trial.config.get("reward", {})
-        values["hp"] = {k: v for k, v in reward.items() if isinstance(v, int | float)}
+        values = self._values(result, trial.config)
         tid = trial.trial_id
         self._submit(lambda: self._result(tid, step, values))
 
@@ -183,6 +238,32 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
         if run is not None:
             run.end("FAILED" if failed else "FINISHED")
         self._remember(trial_id, run, "failed" if failed else "finished")
+
+    def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        """Once per fit: close the runs of trials that Tune already counts as done.
+
+        A driver killed after Tune saved a trial as TERMINATED, but before this callback's I/O
+        thread closed its run, leaves the run RUNNING (or not yet created) and the ledger at
+        "running". Tune never runs that trial again, so it is closed here from the trial's
+        ``result.json``: same run, missing steps only, FINISHED.
+        """
+        if self._checked:
+            return
+        self._checked = True
+        for trial in trials:
+            entry = self._state["trials"].get(trial.trial_id, {})
+            if trial.status == "TERMINATED" and entry.get("status") != "finished":
+                args = (trial.trial_id, str(trial), dict(trial.config), _result_rows(trial))
+                self._submit(functools.partial(self._close_stale, *args))
+
+    def _close_stale(
+        self, trial_id: str, name: str, config: dict[str, Any], rows: list[dict[str, Any]]
+    ) -> None:
+        self._start(trial_id, name, config)
+        for row in rows:
+            step = int(row.get("training_iteration", 0))
+            self._result(trial_id, step, self._values(row, config))
+        self._end(trial_id, failed=False)
 
     def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
         """Wait for queued I/O; runs of interrupted trials stay RUNNING (flushed) to resume."""

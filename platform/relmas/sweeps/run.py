@@ -154,6 +154,9 @@ def _write_state(
             "experiment": parent.payload.experiment,
             "parent_run_id": parent.run_id,
             "parent_local_id": parent.local_id,
+            # trial runs cut off by an outage are kept here; inside a Ray job the default
+            # (relative to the job's temporary working_dir) would be deleted with it
+            "offline_dir": str(opts.offline_dir.resolve()) if opts.offline_dir else "",
         }
     )
     state.setdefault("trials", {})

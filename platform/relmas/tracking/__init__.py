@@ -6,7 +6,8 @@ Public API:
 * :func:`tracked_run` / :func:`start_run`: one run (params, batched metrics, tags, artifacts)
   that falls back to ``relmas_out/mlflow_offline/`` when the store is unreachable;
 * :func:`sync_pending`: upload offline runs exactly once (``relmas sync``);
-* :func:`add_tracking_args`, :func:`log_simulation`, :func:`log_comparison`: CLI wiring.
+* :func:`add_tracking_args`, :func:`log_simulation`, :func:`comparison_run` +
+  :func:`log_comparison`: CLI wiring.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from relmas.tracking.hooks import (
     add_tracking_args,
+    comparison_run,
     log_comparison,
     log_simulation,
     options_from_args,
@@ -26,6 +28,7 @@ __all__ = [
     "TrackedRun",
     "TrackingOptions",
     "add_tracking_args",
+    "comparison_run",
     "log_comparison",
     "log_simulation",
     "options_from_args",

@@ -94,6 +94,9 @@ class Backend:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # offline machines, privacy
+        # MLflow prints "View run ... at: URL" to stdout (plus one get_run) whenever a run on a
+        # server ends: that broke `--json` output and cost a request per run.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         from mlflow.tracking import MlflowClient
 
         self.uri = uri
@@ -153,18 +156,53 @@ class Backend:
         """Mark the run FINISHED / FAILED / KILLED."""
         self.client.set_terminated(run_id, status)
 
-    def find_local_id(self, p: RunPayload) -> str:
-        """Run id already uploaded for this payload (makes ``relmas sync`` exactly-once)."""
+    def find_uploads(self, p: RunPayload) -> tuple[str, list[str]]:
+        """(a complete upload of this payload or "", ids of partial runs with its local id).
+
+        Every run created for the payload carries the tag ``relmas.local_id``. One that ended
+        (status set, which is the last write of an upload) is complete: syncing again reuses
+        it, which makes ``relmas sync`` exactly-once. One still RUNNING was cut off: the store
+        died mid-run, the reply to a create was lost (the client never learned the id), or a
+        sync crashed mid-upload; it is replaced by the complete offline copy.
+        """
         runs = self.client.search_runs(
             [self.experiment_id(p.experiment)],
             filter_string=f"tags.`{LOCAL_ID_TAG}` = '{p.local_id}'",
-            max_results=1,
         )
-        return runs[0].info.run_id if runs else ""
+        done = [r.info.run_id for r in runs if r.info.status != "RUNNING"]
+        partial = [r.info.run_id for r in runs if r.info.status == "RUNNING"]
+        return (done[0] if done else ""), partial
 
     def delete_run(self, run_id: str) -> None:
-        """Remove a run that was only partly uploaded before the store went away."""
-        self.client.delete_run(run_id)
+        """Remove a partly uploaded run; idempotent (a sync that crashed after deleting it runs
+        again) and a no-op for an id this store never had (a sync to another store)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            stage = self.client.get_run(run_id).info.lifecycle_stage
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return
+            raise
+        if stage != "deleted":
+            self.client.delete_run(run_id)
+
+    def reparent(self, experiment: str, old_parent: str, new_parent: str) -> None:
+        """Point the children of a replaced (partly uploaded) parent at its replacement.
+
+        Children logged online before an outage carry the old parent's run id; without this
+        they would hang under a deleted run and vanish from the parent's view.
+        """
+        query = f"tags.`mlflow.parentRunId` = '{old_parent}'"
+        exp_id = self.experiment_id(experiment)
+        token = None
+        while True:
+            page = self.client.search_runs([exp_id], filter_string=query, page_token=token)
+            for run in page:
+                self.client.set_tag(run.info.run_id, "mlflow.parentRunId", new_parent)
+            token = page.token
+            if not token:
+                return
 
     def upload(self, p: RunPayload, parent_run_id: str = "") -> str:
         """The whole payload as one run; returns its run id."""

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from relmas.tracking.payload import redact_config
 from relmas.tracking.run import TrackedRun, TrackingOptions, start_run, tracked_run
 
 NO_TRACK_ENV = "RELMAS_NO_TRACK"
@@ -62,8 +64,9 @@ def resolved_config(setup: Any, extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_config(run: TrackedRun, config: dict[str, Any], tmp: Path) -> None:
+    """The resolved config as an artifact, redacted like the params (no secrets in MLflow)."""
     path = tmp / "resolved_config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    path.write_text(yaml.safe_dump(redact_config(config), sort_keys=False), encoding="utf-8")
     run.log_artifact(path)
 
 
@@ -126,38 +129,75 @@ def _child_metrics(
         run.log_metrics({f"load/{k}": v for k, v in mean.items()}, step=round(load * 100))
 
 
-def log_comparison(args: argparse.Namespace, result: dict[str, Any], out: Path) -> None:
-    """A parent run for ``relmas compare`` (results.json, plots) and a child per scheduler."""
+def _compare_options(args: argparse.Namespace, schedulers: list[str]) -> dict[str, Any]:
+    return {"scenario": args.scenario, "hardware": args.hardware, "seeds": args.seeds,
+            "schedulers": schedulers, "loads": args.loads,
+            "bandwidth_gbps": args.bandwidth_gbps}  # fmt: skip
+
+
+@contextmanager
+def comparison_run(args: argparse.Namespace, schedulers: list[str]) -> Iterator[TrackedRun | None]:
+    """The parent run of one ``relmas compare``, open while it simulates (``None``: no tracking).
+
+    Why open it before simulating: a run created only afterwards does not exist at all for a
+    compare that was interrupted or failed; open first, Ctrl-C leaves it KILLED and an error
+    FAILED, like every other command. Pass it to :func:`log_comparison` as ``parent``.
+    """
     opts = options_from_args(args)
     if not opts.enabled:
+        yield None
         return
     from relmas.evaluation.runner import cached_setup
 
     setup = cached_setup(args.scenario, args.hardware, None, args.bandwidth_gbps)
-    options = {k: result[k] for k in ("scenario", "hardware", "seeds", "schedulers")}
-    options |= {"loads": args.loads, "bandwidth_gbps": args.bandwidth_gbps}
-    config = resolved_config(setup, options)
-    tags = {"scenario": args.scenario, "hardware": args.hardware, "best": result["best"]}
+    config = resolved_config(setup, _compare_options(args, schedulers))
+    tags = {"scenario": args.scenario, "hardware": args.hardware}
     name = f"compare/{args.scenario}/{args.hardware}"
     with (
         tempfile.TemporaryDirectory() as tmp,
         tracked_run("compare", name, config, tags, options=opts) as parent,
     ):
         _write_config(parent, config, Path(tmp))
-        for path in [out / "results.json", *map(Path, result["plots"])]:
-            parent.log_artifact(path)
-        parent.log_metrics({"wall_s": result["wall_s"], "schedulers": len(result["schedulers"])})
-        for entry in result["summary"]:
-            sched = entry["scheduler"]
-            child = start_run(
-                "compare",
-                sched,
-                {**options, "scheduler": sched},
-                {**tags, "scheduler": sched},
-                options=opts,
-                parent=parent,
-            )
-            rows = [r for r in result["runs"] if r["scheduler"] == sched]
-            loads = [r for r in result["load_runs"] if r["scheduler"] == sched]
-            _child_metrics(child, entry, rows, loads)
-            child.end()
+        yield parent
+
+
+def log_comparison(
+    args: argparse.Namespace, result: dict[str, Any], out: Path, parent: TrackedRun | None = None
+) -> None:
+    """Fill the compare parent run (results.json, plots) and add a child per scheduler.
+
+    ``parent`` is the run from :func:`comparison_run`; without it a parent is opened here.
+    """
+    if not options_from_args(args).enabled:
+        return
+    if parent is None:
+        with comparison_run(args, result["schedulers"]) as run:
+            assert run is not None  # tracking is enabled
+            _fill_comparison(run, args, result, out)
+        return
+    _fill_comparison(parent, args, result, out)
+
+
+def _fill_comparison(
+    parent: TrackedRun, args: argparse.Namespace, result: dict[str, Any], out: Path
+) -> None:
+    parent.set_tags({"best": result["best"]})
+    for path in [out / "results.json", *map(Path, result["plots"])]:
+        parent.log_artifact(path)
+    parent.log_metrics({"wall_s": result["wall_s"], "schedulers": len(result["schedulers"])})
+    options = _compare_options(args, result["schedulers"])
+    tags = {"scenario": args.scenario, "hardware": args.hardware, "best": result["best"]}
+    for entry in result["summary"]:
+        sched = entry["scheduler"]
+        child = start_run(
+            "compare",
+            sched,
+            {**options, "scheduler": sched},
+            {**tags, "scheduler": sched},
+            options=parent.options,
+            parent=parent,
+        )
+        rows = [r for r in result["runs"] if r["scheduler"] == sched]
+        loads = [r for r in result["load_runs"] if r["scheduler"] == sched]
+        _child_metrics(child, entry, rows, loads)
+        child.end()

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from relmas.tracking.hooks import kpis, options_from_args
-from relmas.tracking.run import tracked_run
+from relmas.tracking.run import TrackedRun, tracked_run
 
 _POLICY_FILES = ("policy.json", "metrics.jsonl")
 
@@ -29,25 +31,59 @@ def _finite(values: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def log_training(
-    args: argparse.Namespace, options: dict[str, Any], history: list[Any], out_dir: Path
-) -> None:
-    """One run per ``relmas train``: options as params, a step per iteration, policy files."""
+class TrainingTracker:
+    """The live MLflow run of one ``relmas train`` (a no-op when tracking is off)."""
+
+    def __init__(self, run: TrackedRun | None, out_dir: Path) -> None:
+        self.run = run
+        self.out_dir = out_dir
+
+    def iteration(self, stats: Any) -> None:
+        """One step per PPO iteration (buffered; sent at most every few seconds)."""
+        if self.run is None:
+            return
+        values = dataclasses.asdict(stats) if dataclasses.is_dataclass(stats) else vars(stats)
+        self.run.log_metrics(_finite(values), step=int(values.get("iteration", 0)))
+
+    def finish(self, history: list[Any]) -> None:
+        """The iteration count and the exported policy files (attached when the run ends)."""
+        if self.run is None:
+            return
+        if history:
+            self.run.log_metrics({"iterations": float(len(history))})
+        for name_ in _POLICY_FILES:
+            if (self.out_dir / name_).is_file():
+                self.run.log_artifact(self.out_dir / name_)
+
+
+@contextmanager
+def training_run(
+    args: argparse.Namespace, options: dict[str, Any], out_dir: Path
+) -> Iterator[TrainingTracker]:
+    """One run per ``relmas train``, open while training: FINISHED, FAILED, or KILLED on Ctrl-C.
+
+    Why open it first: a run created only after training would not exist at all for an
+    interrupted or crashed training, and its per-iteration metrics would be lost with it.
+    """
     opts = options_from_args(args)
     if not opts.enabled:
+        yield TrainingTracker(None, out_dir)
         return
     tags = {k: options.get(k) for k in ("scenario", "hardware", "seed")}
     tags["scheduler"] = f"rl:{out_dir}"
     name = f"train/{options.get('scenario')}/{options.get('hardware')}"
     with tracked_run("train", name, options, tags, options=opts) as run:
+        yield TrainingTracker(run, out_dir)
+
+
+def log_training(
+    args: argparse.Namespace, options: dict[str, Any], history: list[Any], out_dir: Path
+) -> None:
+    """One run per finished training: options as params, a step per iteration, policy files."""
+    with training_run(args, options, out_dir) as tracker:
         for stats in history:
-            values = dataclasses.asdict(stats) if dataclasses.is_dataclass(stats) else vars(stats)
-            run.log_metrics(_finite(values), step=int(values.get("iteration", 0)))
-        if history:
-            run.log_metrics({"iterations": float(len(history))})
-        for name_ in _POLICY_FILES:
-            if (out_dir / name_).is_file():
-                run.log_artifact(out_dir / name_)
+            tracker.iteration(stats)
+        tracker.finish(history)
 
 
 def log_evaluation(args: argparse.Namespace, report: dict[str, Any]) -> None:

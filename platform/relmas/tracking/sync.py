@@ -3,8 +3,10 @@
 Exactly-once comes from two marks: each uploaded run carries the tag ``relmas.local_id`` (so a
 crash between upload and marking is detected by a search before re-uploading), and a
 ``synced.json`` beside the payload records the new run id. Parents go first, so children can be
-attached to their parent's new run id; a partly uploaded run (the store died mid-run) is deleted
-and replaced by the complete offline copy.
+attached to their parent's new run id. A run that was cut off (the store died mid-run, a create
+whose reply was lost, a sync that crashed mid-upload: all still RUNNING with the payload's tag)
+is deleted and replaced by the complete offline copy, and children already on the server
+(logged before the outage) are moved to the replacement.
 """
 
 from __future__ import annotations
@@ -53,13 +55,13 @@ def _parent_id(p: RunPayload, ids: dict[str, str]) -> str:
 
 def _sync_one(store: Backend, run_dir: Path, ids: dict[str, str]) -> SyncedRun:
     p = load_offline(run_dir)
-    existing = store.find_local_id(p)
-    if existing:
-        run_id = existing
-    else:
-        if p.partial_run_id:
-            store.delete_run(p.partial_run_id)
-        run_id = store.upload(p, _parent_id(p, ids))
+    existing, partial = store.find_uploads(p)
+    cut_off = sorted({*partial, p.partial_run_id} - {""})
+    for old in cut_off:
+        store.delete_run(old)
+    run_id = existing or store.upload(p, _parent_id(p, ids))
+    for old in cut_off:
+        store.reparent(p.experiment, old, run_id)
     marker = {
         "local_id": p.local_id,
         "run_id": run_id,
