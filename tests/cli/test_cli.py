@@ -149,3 +149,18 @@ def test_user_error_survives_worker_processes() -> None:
     assert isinstance(err, UserError)
     assert (err.field, err.problem, err.fix) == ("--loads", "bad", "fix it")
     assert str(err) == "--loads: bad; fix it"
+
+
+def test_json_piped_into_head_ends_quietly() -> None:
+    """``relmas ... --json | head``: the reader leaving is not an error (no traceback)."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "relmas.cli.main", "hw", "layers", "--model", "resnet50",
+           "--accel", "eyeriss", "--json"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first write (head -0; a closed pager)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -119,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"relmas: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `relmas ... --json | head`: the reader left, not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt as exc:
         if isinstance(exc, Terminated) or was_terminated():
             print("relmas: terminated", file=sys.stderr)

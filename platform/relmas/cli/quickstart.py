@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -75,5 +77,14 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     _pareto_table(args)
     print(f"Plots: {args.out}/compare/ (energy_sla.png, sla_vs_load.png, gantt.png).")
     if not args.no_track:
-        print("Browse every run: relmas ui   (MLflow UI on http://127.0.0.1:5000)")
+        print(f"Browse every run: {_relmas_command()} ui   (MLflow UI on http://127.0.0.1:5000)")
     return code
+
+
+def _relmas_command() -> str:
+    """``relmas`` if it is on PATH, else the path of this venv's script: the README's first
+    command runs ``.venv/bin/relmas`` without activating the venv, so a bare name would fail."""
+    if shutil.which("relmas"):
+        return "relmas"
+    script = Path(sys.executable).parent / "relmas"
+    return str(script) if script.is_file() else "relmas"
