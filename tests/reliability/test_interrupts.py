@@ -10,35 +10,18 @@ the session id of the command, which runs in its own session).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from relmas_testkit import RELMAS, kill_session, session_pids
 
 pytestmark = pytest.mark.slow
-RELMAS = [sys.executable, "-m", "relmas.cli.main"]
-
-
-def session_pids(sid: int) -> list[int]:
-    """Live processes of session ``sid``."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[3]) == sid and fields[0] != "Z":
-                pids.append(int(entry.name))
-    return pids
 
 
 def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
@@ -53,22 +36,16 @@ def _interrupt(proc: subprocess.Popen[str], wait_s: float) -> str:
     try:
         _, err = proc.communicate(timeout=wait_s)
     except subprocess.TimeoutExpired:
-        _kill_session(proc.pid)
+        kill_session(proc.pid)
         proc.communicate(timeout=60)
         pytest.fail(f"still running {wait_s:.0f} s after Ctrl-C")
     deadline = time.monotonic() + 15  # Ray's services exit shortly after the driver
     while session_pids(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     left = session_pids(proc.pid)
-    _kill_session(proc.pid)
+    kill_session(proc.pid)
     assert not left, f"processes left behind: {left}"
     return err
-
-
-def _kill_session(sid: int) -> None:
-    for pid in session_pids(sid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def _assert_clean_exit(proc: subprocess.Popen[str], err: str) -> None:
@@ -95,7 +72,7 @@ def _wait_for(predicate: Any, proc: subprocess.Popen[str], what: str) -> None:
     deadline = time.monotonic() + 240
     while not predicate():
         if proc.poll() is not None or time.monotonic() > deadline:
-            _kill_session(proc.pid)
+            kill_session(proc.pid)
             pytest.fail(f"never saw {what}: {proc.communicate(timeout=60)[1][-2000:]}")
         time.sleep(0.1)
 
@@ -156,13 +133,13 @@ def test_sigterm_to_the_driver_alone_cleans_up_like_ctrl_c(
     try:
         _, err = proc.communicate(timeout=90)
     except subprocess.TimeoutExpired:
-        _kill_session(proc.pid)
+        kill_session(proc.pid)
         pytest.fail("still running 90 s after SIGTERM")
     deadline = time.monotonic() + 20
     while session_pids(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     left = session_pids(proc.pid)
-    _kill_session(proc.pid)
+    kill_session(proc.pid)
     assert not left, f"processes left behind: {left}"
     ours = [line for line in err.splitlines() if line.startswith("relmas:")]
     assert proc.returncode == 143 and ours == ["relmas: terminated"], err[-3000:]

@@ -12,39 +12,26 @@ The driver runs in its own session (``start_new_session``); only processes of th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from relmas_testkit import RELMAS, TINY_SCENARIO, finished_trials, kill_session
 
 pytestmark = pytest.mark.slow
-RELMAS = [sys.executable, "-m", "relmas.cli.main"]
 SEEDS = 12  # Tune iterations per trial: ~1-2 s per trial on 2 busy cores
-SCENARIO = """\
-name: tiny
-num_requests: 60
-offered_load: 0.9
-tenants:
-  - name: vision
-    models: {resnet50: 1, mobilenet_v2: 1}
-    priorities: {1: 1, 9: 1}
-    sla_multiplier: 3.0
-    arrival: {process: poisson, load_share: 1}
-"""
 
 
 def _sweep(tmp_path: Path) -> Path:
     """8 trials (2 chips x 4 schedulers), two at a time."""
     scen = tmp_path / "tiny.yaml"
-    scen.write_text(SCENARIO)
+    scen.write_text(TINY_SCENARIO)
     path = tmp_path / "killme.yaml"
     path.write_text(
         f"name: killme\ntrainable: heuristic\nscenarios: [{scen}]\nreference_hardware: 2s2e\n"
@@ -53,29 +40,6 @@ def _sweep(tmp_path: Path) -> Path:
         "search: {max_concurrent: 2}\n"
     )
     return path
-
-
-def session_pids(sid: int) -> list[int]:
-    """Live processes of session ``sid`` (the driver and everything it started)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[3]) == sid and fields[0] != "Z":
-            pids.append(int(entry.name))
-    return pids
-
-
-def kill_session(sid: int) -> None:
-    """SIGKILL every process of the session this test started (by pid, nothing else)."""
-    for pid in session_pids(sid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def _tune(sweep: Path, tmp_path: Path, uri: str, *extra: str) -> subprocess.Popen[str]:
@@ -89,21 +53,13 @@ def _tune(sweep: Path, tmp_path: Path, uri: str, *extra: str) -> subprocess.Pope
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
 
 
-def _finished(state: Path) -> int:
-    try:
-        trials = json.loads(state.read_text()).get("trials", {})
-    except (OSError, ValueError):
-        return 0
-    return sum(1 for t in trials.values() if t.get("status") == "finished")
-
-
 def _kill_halfway(proc: subprocess.Popen[str], state: Path) -> int:
     """SIGKILL the driver's whole process group once 3 of 8 trials finished; returns that count."""
     deadline = time.monotonic() + 150
-    while _finished(state) < 3 and proc.poll() is None and time.monotonic() < deadline:
+    while finished_trials(state) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, f"sweep ended before the kill: {proc.communicate()[1][-2000:]}"
-    done = _finished(state)
+    done = finished_trials(state)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL

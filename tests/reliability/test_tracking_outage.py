@@ -25,21 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from relmas_testkit import RELMAS, TINY_SCENARIO, finished_trials
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
-RELMAS = [sys.executable, "-m", "relmas.cli.main"]
 SEEDS = 8
-SCENARIO = """\
-name: tiny
-num_requests: 60
-offered_load: 0.9
-tenants:
-  - name: vision
-    models: {resnet50: 1, mobilenet_v2: 1}
-    priorities: {1: 1, 9: 1}
-    sla_multiplier: 3.0
-    arrival: {process: poisson, load_share: 1}
-"""
 
 
 def _free_port() -> int:
@@ -51,7 +40,7 @@ def _free_port() -> int:
 def _sweep(tmp_path: Path) -> Path:
     """6 trials (1 chip x 6 schedulers), two at a time."""
     scen = tmp_path / "tiny.yaml"
-    scen.write_text(SCENARIO)
+    scen.write_text(TINY_SCENARIO)
     path = tmp_path / "outage.yaml"
     path.write_text(
         f"name: outage\ntrainable: heuristic\nscenarios: [{scen}]\nreference_hardware: 2s2e\n"
@@ -99,14 +88,6 @@ class Server:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=30)
-
-
-def _finished(state: Path) -> int:
-    try:
-        trials = json.loads(state.read_text()).get("trials", {})
-    except (OSError, ValueError):
-        return 0
-    return sum(1 for t in trials.values() if t.get("status") == "finished")
 
 
 def _relmas(tmp_path: Path, *args: str, stdout: int = subprocess.PIPE) -> subprocess.Popen[str]:
@@ -180,7 +161,7 @@ def test_sweep_survives_server_outage_and_sync_uploads_each_trial_once(
     try:
         state = tmp_path / "st" / "outage.relmas_state.json"
         deadline = time.monotonic() + 150
-        while _finished(state) < 2 and sweep.poll() is None and time.monotonic() < deadline:
+        while finished_trials(state) < 2 and sweep.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert sweep.poll() is None, "the sweep ended before the outage"
         server.stop()
