@@ -17,12 +17,17 @@ import os
 import signal
 import subprocess
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from relmas_testkit import RELMAS, TINY_SCENARIO, finished_trials, kill_session
+from relmas_testkit import (
+    RELMAS,
+    TINY_SCENARIO,
+    assert_one_run_per_trial,
+    finished_trials,
+    kill_session,
+)
 
 pytestmark = pytest.mark.slow
 SEEDS = 12  # Tune iterations per trial: ~1-2 s per trial on 2 busy cores
@@ -99,22 +104,7 @@ def _last_json(stdout: str) -> dict[str, Any]:
 
 def _check_mlflow(uri: str) -> None:
     """One FINISHED parent, one FINISHED child per trial, every step exactly once."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri)
-    exp = client.get_experiment_by_name("relmas-tune-killme")
-    assert exp is not None
-    runs = client.search_runs([exp.experiment_id])
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert [p.info.status for p in parents] == ["FINISHED"], [p.info for p in parents]
-    per_trial = Counter(c.data.tags["trial_id"] for c in children)
-    assert len(per_trial) == 8 and set(per_trial.values()) == {1}, per_trial
-    assert {c.info.status for c in children} == {"FINISHED"}
-    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
-    for child in children:
-        steps = [m.step for m in client.get_metric_history(child.info.run_id, "sla_rate")]
-        assert sorted(steps) == list(range(1, SEEDS + 1)), (child.info.run_name, steps)
+    assert_one_run_per_trial(uri, "relmas-tune-killme", trials=8, steps=SEEDS)
 
 
 def test_sigkilled_sweep_resumes_to_one_finished_run_per_trial(

@@ -20,12 +20,11 @@ import sys
 import threading
 import time
 import urllib.request
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from relmas_testkit import RELMAS, TINY_SCENARIO, finished_trials
+from relmas_testkit import RELMAS, TINY_SCENARIO, assert_one_run_per_trial, finished_trials
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 SEEDS = 8
@@ -128,22 +127,7 @@ def _sync(offline: Path, url: str, capsys: pytest.CaptureFixture[str]) -> list[d
 
 def _check_server(url: str) -> None:
     """One FINISHED parent; one FINISHED child per trial under it, with every step once."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=url)
-    exp = client.get_experiment_by_name("relmas-tune-outage")
-    assert exp is not None
-    runs = client.search_runs([exp.experiment_id])
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert [p.info.status for p in parents] == ["FINISHED"]
-    per_trial = Counter(c.data.tags["trial_id"] for c in children)
-    assert len(per_trial) == 6 and set(per_trial.values()) == {1}, per_trial
-    assert {c.info.status for c in children} == {"FINISHED"}
-    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
-    for child in children:
-        steps = [m.step for m in client.get_metric_history(child.info.run_id, "sla_rate")]
-        assert sorted(steps) == list(range(1, SEEDS + 1)), (child.info.run_name, steps)
+    assert_one_run_per_trial(url, "relmas-tune-outage", trials=6, steps=SEEDS)
 
 
 def test_sweep_survives_server_outage_and_sync_uploads_each_trial_once(

@@ -58,3 +58,27 @@ def finished_trials(state: Path) -> int:
     except (OSError, ValueError):
         return 0
     return sum(1 for t in trials.values() if t.get("status") == "finished")
+
+
+def assert_one_run_per_trial(uri: str, experiment: str, trials: int, steps: int) -> None:
+    """The "nothing lost, nothing twice" check after a fault: one FINISHED parent, exactly one
+    FINISHED child per trial under it, and each child with every step ``1..steps`` once."""
+    from collections import Counter
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(experiment)
+    assert exp is not None
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert [p.info.status for p in parents] == ["FINISHED"], [p.info for p in parents]
+    per_trial = Counter(c.data.tags["trial_id"] for c in children)
+    assert len(per_trial) == trials and set(per_trial.values()) == {1}, per_trial
+    assert {c.info.status for c in children} == {"FINISHED"}
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    for child in children:
+        history = client.get_metric_history(child.info.run_id, "sla_rate")
+        logged = sorted(m.step for m in history)
+        assert logged == list(range(1, steps + 1)), (child.info.run_name, logged)
