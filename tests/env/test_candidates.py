@@ -15,6 +15,7 @@ import pytest
 from relmas.env.candidates import ORDERINGS
 from relmas.env.features import FeatureEncoder
 from relmas.env.multi_accel import MultiAccelEnv
+from relmas.errors import UserError
 from relmas.schedulers.registry import make_scheduler
 from relmas.sim.engine import Simulator
 from relmas.sim.metrics import compute_metrics
@@ -72,16 +73,38 @@ def test_flags_match_the_heuristics_at_every_step() -> None:
     assert sum(s for s, _ in runs) > 1000 and sum(w for _, w in runs) > 0, "exercise waits"
 
 
-def test_following_the_prior_is_planaria() -> None:
-    env = MultiAccelEnv({**CFG, "seeds": [3]})
+def _follow_prior(env: MultiAccelEnv) -> dict[str, Any]:
     obs, _ = env.reset(seed=0)
     done, info = False, {}
     while not done:
         obs, _, done, _, info = env.step(int(np.argmax(obs["action_prior"])))
+    return info
+
+
+@pytest.mark.parametrize("params", [{}, {"priority_exponent": 0.0}, {"prefer_low_energy": False}])
+def test_following_the_prior_is_planaria(params: dict[str, Any]) -> None:
+    """``planaria_params`` picks the Planaria variant the prior follows, exactly."""
+    cfg = {**CFG, "seeds": [3], "planaria_params": params}
+    env = MultiAccelEnv(cfg)
+    info = _follow_prior(env)
     sim = env.source.make_simulator(3)
-    ref = compute_metrics(sim.run(make_scheduler("planaria")))
+    ref = compute_metrics(sim.run(make_scheduler("planaria", params)))
     assert info["sla_rate"] == ref["sla_rate"]
     assert info["energy_j"] == pytest.approx(ref["energy_j"], rel=1e-12)
+
+
+def test_prior_variants_differ() -> None:
+    """Control: on this trace the variants dispatch differently, so the test above can fail."""
+    infos = [
+        _follow_prior(MultiAccelEnv({**CFG, "seeds": [3], "planaria_params": p}))
+        for p in ({}, {"priority_exponent": 0.0}, {"prefer_low_energy": False})
+    ]
+    assert infos[0]["energy_j"] != infos[1]["energy_j"] != infos[2]["energy_j"]
+
+
+def test_bad_planaria_params_is_one_line() -> None:
+    with pytest.raises(UserError, match=r"planaria_params: priority_exponet.*did you mean"):
+        MultiAccelEnv({**CFG, "planaria_params": {"priority_exponet": 0.5}})
 
 
 def test_flag_layout_and_candidate_order() -> None:

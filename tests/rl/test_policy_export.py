@@ -35,13 +35,15 @@ def _module(env: MultiAccelEnv, model_config: dict[str, Any]) -> Any:
     )
 
 
-def _export(tmp_path: Path, model_config: dict[str, Any]) -> tuple[Any, MultiAccelEnv]:
+def _export(
+    tmp_path: Path, model_config: dict[str, Any], cfg: dict[str, Any] | None = None
+) -> tuple[Any, MultiAccelEnv]:
     from relmas.rl.export import export_module
     from relmas.rl.trainer import TrainSettings, policy_meta
 
-    env = MultiAccelEnv(CFG)
+    env = MultiAccelEnv(cfg or CFG)
     module = _module(env, model_config)
-    meta = policy_meta(TrainSettings(env_config=CFG, model_config=model_config), 0)
+    meta = policy_meta(TrainSettings(env_config=cfg or CFG, model_config=model_config), 0)
     export_module(module, tmp_path, meta)
     return module, env
 
@@ -130,14 +132,50 @@ def test_prior_weight_is_applied_like_the_module(tmp_path: Path) -> None:
     assert make_scheduler(f"rl:{tmp_path}").prior_weight == 3.0  # type: ignore[attr-defined]
 
 
-def test_a_dominant_prior_schedules_exactly_like_planaria(tmp_path: Path) -> None:
-    _export(tmp_path, {"fcnet_hiddens": [8], "action_prior_weight": 1e4})
-    source = MultiAccelEnv(CFG).source
+@pytest.mark.parametrize("params", [{}, {"priority_exponent": 0.0}])
+def test_a_dominant_prior_schedules_exactly_like_planaria(
+    tmp_path: Path, params: dict[str, Any]
+) -> None:
+    """The exported policy rebuilds the Planaria variant it was trained with (policy.json)."""
+    cfg = {**CFG, "num_requests": 60, "load": 0.9, "planaria_params": params}
+    _export(tmp_path, {"fcnet_hiddens": [8], "action_prior_weight": 1e4}, cfg)
+    assert json.loads((tmp_path / POLICY_JSON).read_text())["planaria_params"] == params
+    source = MultiAccelEnv(cfg).source
     results = []
-    for ref in (f"rl:{tmp_path}", "planaria"):
+    for ref, kw in ((f"rl:{tmp_path}", None), ("planaria", params), ("planaria", None)):
         sim = source.make_simulator(0)
-        sched = make_scheduler(ref)
+        sched = make_scheduler(ref, kw)
         sched.reset(sim, np.random.default_rng(0))
         results.append(compute_metrics(sim.run(sched)))
     assert results[0]["sla_rate"] == results[1]["sla_rate"]
     assert results[0]["energy_j"] == pytest.approx(results[1]["energy_j"], rel=1e-12)
+    if params:  # control: the variant schedules differently from the paper's Planaria here
+        assert results[0]["energy_j"] != pytest.approx(results[2]["energy_j"], rel=1e-9)
+
+
+def test_evaluate_shows_the_prior_and_a_paired_difference(tmp_path: Path) -> None:
+    """A Planaria-variant prior gets its own row (never "best heuristic"); the paired SLA
+    difference to the best heuristic is consistent with the per-seed rates it comes from."""
+    from relmas.rl.evaluate import evaluate, format_table
+
+    params = {"priority_exponent": 0.0}
+    cfg = {**CFG, "num_requests": 60, "load": 0.9, "planaria_params": params}
+    _export(tmp_path, {"fcnet_hiddens": [8], "action_prior_weight": 1e4}, cfg)
+    report = evaluate(tmp_path, "toy", "2s2e", [0, 1, 2])
+    assert report["prior"]["name"] == "planaria[priority_exponent=0.0]"
+    assert report["prior"]["sla_rate_per_seed"] == report["policy"]["sla_rate_per_seed"]
+    assert "planaria[priority_exponent=0.0]" not in report["heuristics"]
+    best = report["heuristics"][report["best_heuristic"]]
+    diffs = np.subtract(report["policy"]["sla_rate_per_seed"], best["sla_rate_per_seed"])
+    delta = report["sla_delta"]
+    assert delta["mean"] == pytest.approx(diffs.mean())
+    assert delta["wins"] + delta["losses"] + delta["ties"] == 3
+    assert "(prior)" in format_table(report) and "stderr" in format_table(report)
+
+
+def test_paired_delta() -> None:
+    from relmas.rl.evaluate import paired_delta
+
+    d = paired_delta([0.9, 0.8, 0.7], [0.8, 0.8, 0.8])
+    assert d["mean"] == pytest.approx(0.0) and (d["wins"], d["losses"], d["ties"]) == (1, 1, 1)
+    assert d["stderr"] == pytest.approx(0.1 / 3**0.5)

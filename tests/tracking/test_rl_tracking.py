@@ -57,6 +57,9 @@ def test_evaluation_run_puts_policy_beside_the_best_heuristic(sqlite_uri: str) -
                        "fcfs": {"sla_rate": 0.1, "energy_per_inference_j": 0.017}},
         "best_heuristic": "planaria",
         "ratios": {"sla_rate": 0.9 / 0.91, "energy_per_inference_j": 0.017 / 0.0169},
+        "sla_delta": {"mean": -0.01, "stderr": 0.005, "wins": 0, "losses": 2, "ties": 0},
+        "prior": {"name": "planaria[priority_exponent=0.5]", "sla_rate": 0.92,
+                  "energy_per_inference_j": 0.0169, "sla_rate_per_seed": [0.92, 0.92]},
     }  # fmt: skip
     args = argparse.Namespace(no_track=False, tracking_uri=sqlite_uri, checkpoint=Path("p"))
     log_evaluation(args, report)
@@ -67,3 +70,6 @@ def test_evaluation_run_puts_policy_beside_the_best_heuristic(sqlite_uri: str) -
     assert m["ratio/sla_rate"] == pytest.approx(0.9 / 0.91)
     assert run.data.tags["best_heuristic"] == "planaria"
     assert run.data.tags["scheduler"] == "rl:p"
+    assert m["sla_delta/mean"] == -0.01 and m["sla_delta/losses"] == 2
+    assert m["prior/sla_rate"] == 0.92
+    assert run.data.tags["prior"] == "planaria[priority_exponent=0.5]"

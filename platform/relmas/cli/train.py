@@ -139,6 +139,7 @@ def _env_config(o: TrainOptions) -> dict[str, Any]:
         "seeds": list(range(o.train_seeds)),
         "top_k": o.top_k,
         "candidates": o.candidates,
+        "planaria_params": dict(o.planaria_params),
         "reward": o.reward_spec(),
         "decision_period_s": o.decision_period_s,
     }

@@ -68,6 +68,11 @@ class TrainOptions(BaseModel):
     hidden: list[Width] = Field(default_factory=lambda: [128, 128], min_length=1)
     lstm: int = Field(0, ge=0)
     prior_weight: float = Field(0.0, ge=0, description="logit bonus of Planaria's action")
+    planaria_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the Planaria variant behind the heuristic flags and the prior, e.g. "
+        "{priority_exponent: 0.5}; {} = the paper's",
+    )
     pair_hidden: list[int] = Field(
         default_factory=list, description="[] = flat MLP pi head; e.g. [64] = shared pair scorer"
     )

@@ -70,9 +70,9 @@ class SortedEntries:
 class Orderings:
     """Per-simulator incremental state of the SJF / least-laxity / EDF heaps and Planaria's rank."""
 
-    def __init__(self, depth: int) -> None:
+    def __init__(self, depth: int, planaria: PlanariaScheduler | None = None) -> None:
         self.depth = depth
-        self._planaria = PlanariaScheduler()
+        self._planaria = planaria or PlanariaScheduler()
         self._static = (SjfScheduler(), LeastLaxityScheduler(), EdfScheduler())
         self._clear(None)
 

@@ -20,11 +20,16 @@ heuristic prior the policy may add to its logits, see :mod:`relmas.rl.module`).
 from __future__ import annotations
 
 from array import array
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from relmas.env.candidates import ORDERINGS, DeadlineWorkOrderings, Orderings
 from relmas.errors import UserError
+from relmas.loaders.validation import validation_error
+from relmas.schedulers.planaria import PlanariaParams, PlanariaScheduler
 from relmas.sim.chip import Chip
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Request
@@ -36,6 +41,20 @@ CANDIDATE_RULES = ("heuristic", "mixed", "deadline")
 GLOBAL_DIM = 5  # without the heuristic rule's "Planaria waits" flag
 
 
+def _planaria(params: Mapping[str, Any]) -> PlanariaScheduler:
+    """The Planaria whose order, choice and flags the ``heuristic`` rule shows (and the prior).
+
+    ``planaria_params`` lets the prior follow a Planaria variant (e.g. ``priority_exponent``,
+    which matches the unweighted ``sla_rate`` KPI better); ``{}`` is the paper's Planaria.
+    """
+    try:
+        return PlanariaScheduler(PlanariaScheduler.Params.model_validate(dict(params)))
+    except ValidationError as exc:
+        raise validation_error(
+            "planaria_params", exc, PlanariaParams, "see `relmas list`"
+        ) from None
+
+
 class FeatureEncoder:
     """Writes the observation and the action mask of a simulator state into fixed arrays.
 
@@ -44,7 +63,12 @@ class FeatureEncoder:
     """
 
     def __init__(
-        self, chip: Chip, top_k: int, priority_scale: float = 9.0, candidates: str = "heuristic"
+        self,
+        chip: Chip,
+        top_k: int,
+        priority_scale: float = 9.0,
+        candidates: str = "heuristic",
+        planaria_params: Mapping[str, Any] | None = None,
     ) -> None:
         if top_k < 1:
             raise ValueError("top_k must be >= 1")
@@ -62,7 +86,10 @@ class FeatureEncoder:
         self.priority_scale = float(priority_scale)
         hint = candidates == "heuristic"
         self.rank_depth = (top_k + len(ORDERINGS) - 1) // len(ORDERINGS) + 1
-        self.orderings = Orderings(self.rank_depth) if hint else None
+        self.planaria_params = dict(planaria_params or {})
+        self.orderings = (
+            Orderings(self.rank_depth, _planaria(self.planaria_params)) if hint else None
+        )
         self._simple = None if hint else DeadlineWorkOrderings(top_k)
         self.candidate_dim = 4 + 5 * self.num_types + hint * (1 + len(ORDERINGS))
         self.accel_dim = self.num_types + 4 + hint

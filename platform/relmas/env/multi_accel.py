@@ -74,7 +74,9 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
     ``candidates`` (``heuristic``: Planaria's next dispatch then the top picks of Planaria, SJF,
     least-laxity and EDF, with flags; ``mixed``: half earliest-deadline, half
     least-remaining-work; ``deadline``),
-    ``reward`` (dict), ``decision_period_s`` (None = event-driven), ``strict`` (True).
+    ``planaria_params`` (the Planaria variant behind the flags and the prior, e.g.
+    ``{priority_exponent: 0.5}``; default: the paper's), ``reward`` (dict),
+    ``decision_period_s`` (None = event-driven), ``strict`` (True).
 
     ## Version History
     * v0: initial version (default candidates ``mixed``).
@@ -99,6 +101,7 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
             self.source.chip,
             int(config.get("top_k", 8)),
             candidates=str(config.get("candidates", "heuristic")),
+            planaria_params=config.get("planaria_params"),
         )
         enc = self.encoder
         self.reward_fn = make_reward(

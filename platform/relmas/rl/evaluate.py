@@ -22,10 +22,8 @@ from relmas.sim.metrics import compute_metrics
 METRICS = ("sla_rate", "energy_per_inference_j", "mean_latency_s", "drop_rate")
 
 
-def run_scheduler(
-    source: EpisodeSource, sched: Scheduler, seeds: Sequence[int]
-) -> dict[str, float]:
-    """Mean of :data:`METRICS` over ``seeds``."""
+def run_scheduler(source: EpisodeSource, sched: Scheduler, seeds: Sequence[int]) -> dict[str, Any]:
+    """Mean of :data:`METRICS` over ``seeds``, plus ``sla_rate_per_seed`` (for paired tests)."""
     rows = []
     for seed in seeds:
         sim = source.make_simulator(seed, bandwidth_policy=sched.bandwidth_policy)
@@ -33,7 +31,28 @@ def run_scheduler(
         m = compute_metrics(sim.run(sched))
         rows.append([float(m[k]) for k in METRICS])
     means = np.nanmean(np.array(rows), axis=0) if rows else [math.nan] * len(METRICS)
-    return {k: float(v) for k, v in zip(METRICS, means, strict=True)}
+    out: dict[str, Any] = {k: float(v) for k, v in zip(METRICS, means, strict=True)}
+    out["sla_rate_per_seed"] = [row[0] for row in rows]
+    return out
+
+
+def paired_delta(ours: Sequence[float], ref: Sequence[float]) -> dict[str, float]:
+    """Per-seed SLA difference ``ours - ref``: mean, standard error, wins / losses / ties.
+
+    Why paired: both runs see the same requests, and one different dispatch reshuffles the rest
+    of an overloaded trace, so per-seed differences of ~1% are noise; a mean gain means something
+    only next to its standard error over the same seeds.
+    """
+    d = np.asarray(ours, dtype=float) - np.asarray(ref, dtype=float)
+    n = d.size
+    stderr = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    return {
+        "mean": float(d.mean()) if n else math.nan,
+        "stderr": stderr,
+        "wins": int((d > 0).sum()),
+        "losses": int((d < 0).sum()),
+        "ties": int((d == 0).sum()),
+    }
 
 
 def _best(heuristics: dict[str, dict[str, float]]) -> str:
@@ -70,6 +89,7 @@ def evaluate(
             report["heuristics"][name] = run_scheduler(source, make_scheduler(name), seeds)
         except Exception as exc:  # a broken peer heuristic must not hide the policy's result
             report["errors"][name] = f"{type(exc).__name__}: {exc}"
+    _add_prior(report, policy.meta, source, seeds)
     if report["heuristics"]:
         best = _best(report["heuristics"])
         ref = report["heuristics"][best]
@@ -78,7 +98,29 @@ def evaluate(
             k: report["policy"][k] / ref[k] if ref[k] else math.nan
             for k in ("sla_rate", "energy_per_inference_j")
         }
+        report["sla_delta"] = paired_delta(
+            report["policy"]["sla_rate_per_seed"], ref["sla_rate_per_seed"]
+        )
     return report
+
+
+def _add_prior(
+    report: dict[str, Any], meta: dict[str, Any], source: EpisodeSource, seeds: Sequence[int]
+) -> None:
+    """The policy's own prior heuristic, when it is a Planaria variant, as a separate row.
+
+    Why: a policy whose prior is ``planaria`` with ``planaria_params`` starts from a heuristic
+    that is not one of the registered defaults; showing that heuristic alone beside the policy
+    separates what the prior gives from what training adds. It never counts as "best heuristic".
+    """
+    params = meta.get("planaria_params") or {}
+    if not params or not meta.get("action_prior_weight"):
+        return
+    label = "planaria[" + ",".join(f"{k}={v}" for k, v in sorted(params.items())) + "]"
+    report["prior"] = {
+        "name": label,
+        **run_scheduler(source, make_scheduler("planaria", params), seeds),
+    }
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -89,16 +131,20 @@ def format_table(report: dict[str, Any]) -> str:
     ]
     rows = [("rl (policy)", report["policy"])]
     rows += sorted(report["heuristics"].items(), key=lambda kv: -kv[1]["sla_rate"])
+    if "prior" in report:
+        rows.append((f"{report['prior']['name']} (prior)", report["prior"]))
     for name, m in rows:
         lines.append(
-            f"{name:<16}{m['sla_rate']:>10.3f}{m['energy_per_inference_j']:>14.4g}"
+            f"{name:<16}{m['sla_rate']:>10.4f}{m['energy_per_inference_j']:>14.4g}"
             f"{m['mean_latency_s']:>12.4g}"
         )
     if "best_heuristic" in report:
-        r = report["ratios"]
+        r, d = report["ratios"], report["sla_delta"]
         lines.append(
             f"policy / best heuristic ({report['best_heuristic']}): SLA x"
-            f"{r['sla_rate']:.3f}, energy x{r['energy_per_inference_j']:.3f}"
+            f"{r['sla_rate']:.3f}, energy x{r['energy_per_inference_j']:.3f}; per-seed SLA "
+            f"difference {d['mean']:+.4f} +- {d['stderr']:.4f} (stderr), "
+            f"{d['wins']} wins / {d['losses']} losses / {d['ties']} ties"
         )
     lines += [f"error in {n}: {msg}" for n, msg in report["errors"].items()]
     return "\n".join(lines)

@@ -65,6 +65,7 @@ class PolicyScheduler(Scheduler):
             int(self.meta["top_k"]),
             float(self.meta.get("priority_scale", 9.0)),
             str(self.meta.get("candidates", "mixed")),
+            self.meta.get("planaria_params"),
         )
         self._check_chip(enc)
         self.encoder = enc
@@ -139,6 +140,9 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
             raise UserError("checkpoint", problem, "re-export the policy with `relmas train`")
     if not all(isinstance(t, str) for t in meta["accel_types"]):
         raise UserError("checkpoint", f"{path} lists bad accel_types", "re-export the policy")
+    if not isinstance(meta.get("planaria_params", {}), dict):  # optional: {} before it existed
+        problem = f"{path / 'policy.json'} field 'planaria_params' is not a mapping"
+        raise UserError("checkpoint", problem, "re-export the policy with `relmas train`")
 
 
 def load_policy_scheduler(policy_dir: str | Path) -> PolicyScheduler:

@@ -125,6 +125,7 @@ def policy_meta(s: TrainSettings, iterations: int) -> dict[str, Any]:
         "top_k": enc.top_k,
         "priority_scale": enc.priority_scale,
         "candidates": enc.candidate_rule,
+        "planaria_params": enc.planaria_params,
         "scenario": str(s.env_config.get("scenario", "toy")),
         "hardware": str(s.env_config.get("hardware", "")),
         "accel_types": [chip.type_names[t] for t in chip.accel_type],

@@ -107,6 +107,10 @@ def log_evaluation(args: argparse.Namespace, report: dict[str, Any]) -> None:
             ref = report["heuristics"][best]
             run.log_metrics(_finite({f"best/{k}": v for k, v in kpis(ref).items()}))
             run.log_metrics(_finite({f"ratio/{k}": v for k, v in report["ratios"].items()}))
+            run.log_metrics(_finite({f"sla_delta/{k}": v for k, v in report["sla_delta"].items()}))
             run.set_tags({"best_heuristic": best})
+        if "prior" in report:
+            run.log_metrics(_finite({f"prior/{k}": v for k, v in kpis(report["prior"]).items()}))
+            run.set_tags({"prior": report["prior"]["name"]})
         for name_, metrics in report["heuristics"].items():
             run.log_metrics(_finite({f"heuristic/{name_}/sla_rate": metrics.get("sla_rate")}))
