@@ -18,6 +18,7 @@ check against :class:`~relmas.schedulers.planaria.PlanariaScheduler` itself.
 from __future__ import annotations
 
 from bisect import insort
+from itertools import zip_longest
 
 from relmas.schedulers.base import best_free_accel
 from relmas.schedulers.edf import EdfScheduler
@@ -55,15 +56,21 @@ class SortedEntries:
             entries[:] = [e for e in entries if e[3].state == WAITING and e[3].next_layer == e[2]]
 
     def top(self, n: int) -> list[Request]:
-        """The ``n`` smallest valid entries' requests, in order."""
-        entries, out, i = self.entries, [], 0
-        while i < len(entries) and len(out) < n:
-            _, _, layer, r = entries[i]
+        """The ``n >= 1`` smallest valid entries' requests, in order; stale ones met are deleted.
+
+        Deleting after the scan (highest index first) leaves the same list as deleting during
+        it, and lets the scan be a plain ``for`` loop.
+        """
+        entries, out, stale = self.entries, [], []
+        for i, (_, _, layer, r) in enumerate(entries):
             if r.state == WAITING and r.next_layer == layer:
                 out.append(r)
-                i += 1
+                if len(out) == n:
+                    break
             else:
-                del entries[i]
+                stale.append(i)
+        for i in reversed(stale):
+            del entries[i]
         return out
 
 
@@ -81,6 +88,7 @@ class Orderings:
         self._sim = sim
         self._log_pos = 0
         self._heaps = tuple(SortedEntries() for _ in self._static)
+        self._keyed = [(s.key, h.entries) for s, h in zip(self._static, self._heaps, strict=True)]
         self._meetable: dict[int, tuple[Request, int]] = {}
         self._late = SortedEntries()  # Planaria order of requests that cannot meet deadlines
         self._ranked: list[Request] = []
@@ -90,30 +98,35 @@ class Orderings:
         """Push requests that became ready since the last call (restart on a new simulator)."""
         if sim is not self._sim or len(sim.ready_log) < self._log_pos:
             self._clear(sim)
-        log = sim.ready_log
-        for i in range(self._log_pos, len(log)):
-            r = log[i]
-            for sched, heap in zip(self._static, self._heaps, strict=True):
-                heap.push((sched.key(sim, r), r.rid, r.next_layer, r))
-            self._meetable[r.rid] = (r, r.next_layer)
-        self._log_pos = len(log)
+        log, pos = sim.ready_log, self._log_pos
+        if len(log) > pos:
+            for r in log[pos:]:
+                rid, layer = r.rid, r.next_layer
+                for key, entries in self._keyed:
+                    insort(entries, (key(sim, r), rid, layer, r))
+                self._meetable[rid] = (r, layer)
+            self._log_pos = len(log)
+        limit = 4 * len(sim.ready) + 32  # the test of ``compact``, inlined: it rarely fires
         for heap in (*self._heaps, self._late):
-            heap.compact(len(sim.ready))
+            if len(heap.entries) > limit:
+                heap.compact(len(sim.ready))
 
     def _rank_planaria(self, sim: Simulator) -> list[Request]:
         """Meetable requests in Planaria's order; the others move to the static ``_late`` heap."""
         scored: list[tuple[float, int, Request]] = []
-        rank = self._planaria.rank
-        for rid, (r, layer) in list(self._meetable.items()):
+        rank, meetable, gone = self._planaria.rank, self._meetable, []
+        for r, layer in meetable.values():
             if r.state != WAITING or r.next_layer != layer:
-                del self._meetable[rid]
+                gone.append(r.rid)
                 continue
             meets, score = rank(sim, r)
             if meets:
-                scored.append((-score, rid, r))
+                scored.append((-score, r.rid, r))
             else:  # slack only shrinks while it waits: late for good (for this layer)
-                del self._meetable[rid]
-                self._late.push((-score, rid, layer, r))
+                gone.append(r.rid)
+                self._late.push((-score, r.rid, layer, r))
+        for rid in gone:  # after the scan: a dict cannot shrink while it is iterated
+            del meetable[rid]
         scored.sort()
         return [r for _, _, r in scored]
 
@@ -136,11 +149,11 @@ class Orderings:
 
     def top(self) -> list[list[Request]]:
         """Top ``depth`` ready requests of each of :data:`ORDERINGS` (after :meth:`update`)."""
-        n = self.depth
+        n, (sjf, laxity, edf) = self.depth, self._heaps
         planaria = self._ranked[:n]
         if len(planaria) < n:
             planaria += self._late.top(n - len(planaria))
-        return [planaria, *(h.top(n) for h in self._heaps)]
+        return [planaria, sjf.top(n), laxity.top(n), edf.top(n)]
 
     def planaria_choice(self, sim: Simulator) -> tuple[Request, int] | None:
         """Planaria's first dispatch ``(request, unit)`` now, or ``None`` if it would wait."""
@@ -156,6 +169,35 @@ class Orderings:
         if self._ranked and not sim.can_wait():  # Planaria's anti-deadlock fallback
             return self._ranked[0], best_free_accel(sim, self._ranked[0], free)
         return None
+
+
+def interleave(
+    choice: tuple[Request, int] | None, tops: list[list[Request]], k: int, weights: list[float]
+) -> dict[Request, list[float]]:
+    """Up to ``k`` candidates, in order, each with its flag row (the ``heuristic`` rule).
+
+    Planaria's choice first, then rank ``j`` of every ordering for ``j = 0, 1, ...``; a flag row
+    is [is Planaria's choice, then per ordering ``weights[rank]`` or 0]. The rows are built in
+    the same pass (one dict lookup per pick), as this runs at every env step; ``zip_longest``
+    walks rank ``j`` of every ordering at once (``None``: that ordering is shorter).
+    """
+    n_flags = 1 + len(tops)
+    picked: dict[Request, list[float]] = {}  # insertion order is the candidate order
+    if choice is not None:
+        picked[choice[0]] = [1.0] + [0.0] * (n_flags - 1)
+    full = len(picked) >= k
+    for w, rank_j in zip(weights, zip_longest(*tops), strict=False):
+        for o, r in enumerate(rank_j, 1):
+            if r is None:
+                continue
+            flags = picked.get(r)
+            if flags is None:
+                if full:
+                    continue
+                flags = picked[r] = [0.0] * n_flags
+                full = len(picked) >= k
+            flags[o] = w
+    return picked
 
 
 class DeadlineWorkOrderings:

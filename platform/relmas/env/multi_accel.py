@@ -153,14 +153,14 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
         sim = self.sim
         if sim is None:
             raise RuntimeError("call reset() before step()")
-        action = int(action)
-        if not 0 <= action < self.encoder.num_actions or self.encoder.mask[action] < 0.5:
+        enc, action = self.encoder, int(action)
+        if not 0 <= action < enc.num_actions or enc.mask.item(action) < 0.5:
             if self.strict:
                 raise ValueError(f"action {action} is masked out at t={sim.now_s:.6g}s")
             action = self._fallback_action()
         t0_s, e0_j = sim.now_s, sim.dynamic_energy_j
         over0 = max(sim.dram_demand_bytes_per_s / sim.chip.bandwidth_bytes_per_s - 1.0, 0.0)
-        choice = self.encoder.decode(action)
+        choice = enc.decode(action)
         sim.apply([] if choice is None else [Dispatch(choice[0], choice[1])])
         running = [r for r in sim.accel_request if r is not None]
         terminated = not sim.advance()
@@ -175,10 +175,9 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
         info: dict[str, Any] = {}
         if terminated:
             info = self.episode_kpis()
-            obs = self._obs_dict()
         else:
-            obs = self._observe()
-        return obs, reward, terminated, False, info
+            enc.encode(sim)
+        return self._obs_dict(), reward, terminated, False, info
 
     def _fallback_action(self) -> int:
         """Non-strict mode only (for ``check_env``): replace a masked action by the first valid."""

@@ -88,6 +88,7 @@ class Simulator:
         self._at_tick = True  # t = 0 is tick 0 in periodic mode
         self._end_s = 0.0
         self._stale_rates = False
+        self._dram_demand: float | None = None  # see dram_demand_bytes_per_s
 
     # ----------------------------------------------------------------- views for schedulers
     def busy_remaining_s(self, accel: int) -> float:
@@ -104,10 +105,24 @@ class Simulator:
         self._refresh_rates()
         return self.rate[accel] * self.demand_bytes_per_s[accel]
 
+    def rates(self) -> list[float]:
+        """Per unit, the fraction of full speed granted now (busy units only): one refresh for a
+        reader of every unit (the env), not one per ``busy_remaining_s`` / ``granted_...`` call."""
+        self._refresh_rates()
+        return self.rate
+
     @property
     def dram_demand_bytes_per_s(self) -> float:
-        """Sum of the running layers' bandwidth demands (can exceed the capacity)."""
-        return sum(self.demand_bytes_per_s[a] for a in self.busy)
+        """Sum of the running layers' bandwidth demands (can exceed the capacity).
+
+        Cached (the env and the rate refresh read it several times per step): ``busy`` and
+        ``demand_bytes_per_s`` only change where a layer starts or a unit frees, which clear it.
+        """
+        total = self._dram_demand
+        if total is None:
+            demand = self.demand_bytes_per_s
+            total = self._dram_demand = sum([demand[a] for a in self.busy])
+        return total
 
     @property
     def makespan_s(self) -> float:
@@ -211,8 +226,9 @@ class Simulator:
             rem[a] -= rate[a] * dt
         for a in finished:
             self._finish_layer(a)
-        arrived = self._next_arrival
-        self._admit_arrivals()
+        arrived, specs = self._next_arrival, self.specs
+        if arrived < len(specs) and specs[arrived].arrival_s <= t:  # skip the call otherwise
+            self._admit_arrivals()
         if finished or self._next_arrival != arrived:
             # New state, new decision, even at the timestamp where the scheduler last waited:
             # a layer whose end rounds to that very timestamp finishes in a later call.
@@ -263,7 +279,7 @@ class Simulator:
         req, a = d.request, d.accel
         if req.state != WAITING or req.rid not in self.ready:
             raise SchedulingError(f"cannot dispatch {req!r}: it is not waiting")
-        if not 0 <= a < self.chip.num_accels or self.accel_request[a] is not None:
+        if not 0 <= a < len(self.accel_request) or self.accel_request[a] is not None:
             raise SchedulingError(f"cannot dispatch to sub-accelerator {a}: it is busy or unknown")
         if not 1 <= d.layers <= req.num_layers - req.next_layer:
             raise SchedulingError(f"cannot run {d.layers} layers of {req!r}")
@@ -281,6 +297,7 @@ class Simulator:
         self.accel_request[a] = req
         self.remaining_work_s[a] = self.chip.compute_s[m][ty][layer]
         self.demand_bytes_per_s[a] = self.chip.demand_bytes_per_s[m][ty][layer]
+        self._dram_demand = None
         self.layer_start_s[a] = self.now_s
         self.dispatches += 1
 
@@ -310,6 +327,7 @@ class Simulator:
             self._make_ready(req)
         self.accel_request[a] = None
         self.busy.remove(a)
+        self._dram_demand = None
         free = self.free_accels
         free.append(a)
         if len(free) > 1:
@@ -324,7 +342,7 @@ class Simulator:
         if not busy:
             return
         if self._share is proportional:  # fast path: one common slow-down factor
-            total = sum([demand[a] for a in busy])
+            total = self.dram_demand_bytes_per_s  # the same sum, usually cached
             bw = self.chip.bandwidth_bytes_per_s
             scale = 1.0 if total <= bw else bw / total
             for a in busy:

@@ -103,6 +103,8 @@ def _check_state(sim: Simulator, prev_now: float) -> None:
         for a in sim.busy:
             if sim.bandwidth_cap_bytes_per_s[a] == math.inf:
                 assert sim.rate[a] == pytest.approx(1.0)
+    # The cached DRAM demand is exactly a fresh sum (every change to ``busy`` clears it).
+    assert sim.dram_demand_bytes_per_s == sum([sim.demand_bytes_per_s[a] for a in sim.busy])
 
 
 def _drive(sim: Simulator, name: str, seed: int) -> tuple[SimResult, int]:
