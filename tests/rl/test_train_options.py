@@ -7,6 +7,7 @@ typo in a recipe must fail before Ray starts, naming the field.
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,20 @@ def test_shipped_recipe_validates_into_the_documented_settings() -> None:
     assert env["reward"]["name"] == "sla" and env["reward"]["energy"] > 0
     assert s.model_config["action_prior_weight"] > 0
     assert s.num_env_runners in (1, 2)
+
+
+def test_shipped_policy_was_trained_with_the_recipe() -> None:
+    """policy.json records its training settings; they must be the recipe's, or the recipe
+    does not reproduce what ships (the iteration is chosen on validation seeds, see docs)."""
+    import json
+
+    from relmas.rl.policy_scheduler import SHIPPED_DIR
+
+    shipped = json.loads((SHIPPED_DIR / "default" / "policy.json").read_text())["settings"]
+    recipe = asdict(train_cli.settings_from_args(_parse(["train", "--config", str(RECIPE)])))
+    for key in ("env_config", "model_config", "lr", "gamma", "train_batch_size", "seed"):
+        assert shipped[key] == recipe[key], key
+    assert shipped["iterations"] <= recipe["iterations"]
 
 
 def test_flags_override_the_file_and_defaults_fill_the_rest(tmp_path: Path) -> None:
