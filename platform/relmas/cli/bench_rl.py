@@ -1,9 +1,10 @@
 """``relmas bench rl``: throughput of the RL stack, each number beside a reference measured in the
 same run (so a slow machine does not look like a slow env).
 
-* env steps/s with random masked actions vs Gymnasium ``CartPole-v1`` steps/s (target >= 0.2x);
-* RLlib sampling steps/s with 1 and 2 EnvRunners (policy forward included) and the scaling
-  efficiency ``tput(2) / (2 * tput(1))``;
+* env steps/s with random masked actions vs Gymnasium ``CartPole-v1`` steps/s (target >= 0.2x),
+  timed in alternating slices so background load hits both alike;
+* RLlib sampling steps/s with 1 and 2 EnvRunners (policy forward included; median of 3 windows
+  after a warm-up) and the scaling efficiency ``tput(2) / (2 * tput(1))``;
 * policy decision latency (feature encoding + numpy forward), median and p99 in microseconds.
 """
 
@@ -24,7 +25,9 @@ def register_bench(bench_subparsers: Any) -> None:
     p = bench_subparsers.add_parser("rl", help="env / RLlib / policy throughput")
     p.add_argument("--scenario", default="heavy", help="scenario preset or 'toy'")
     p.add_argument("--hardware", default="2s2e")
-    p.add_argument("--seconds", type=float, default=3.0, help="duration of each env timing")
+    p.add_argument(
+        "--seconds", type=float, default=3.0, help="seconds of each env, in 10 alternating slices"
+    )
     p.add_argument(
         "--candidates", default="heuristic", help="candidate rule: heuristic, mixed, deadline"
     )
@@ -35,33 +38,58 @@ def register_bench(bench_subparsers: Any) -> None:
     p.set_defaults(func=run_bench_rl)
 
 
-def _steps_per_s(env: Any, seconds: float, masked: bool) -> float:
-    """Random-action steps per second (masked sampling for the relmas env)."""
-    rng = np.random.default_rng(0)
-    obs, _ = env.reset(seed=0)
-    steps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        if masked:
-            valid = np.flatnonzero(obs["action_mask"])
-            action = int(valid[rng.integers(valid.size)])
-        else:
-            action = int(rng.integers(env.action_space.n))
-        obs, _, term, trunc, _ = env.step(action)
-        steps += 1
-        if term or trunc:
-            obs, _ = env.reset(seed=steps)
-    return steps / (time.perf_counter() - t0)
+class _Stepper:
+    """Random-action stepping of one env that can pause and resume (masked for the relmas env).
+
+    Why resumable: :func:`bench_env` alternates short slices of the relmas env and CartPole, so
+    a burst of background load slows both alike instead of skewing their ratio; each env keeps
+    its episode across slices, so the relmas env still walks whole episodes.
+    """
+
+    def __init__(self, env: Any, masked: bool) -> None:
+        self.env, self.masked = env, masked
+        self.rng = np.random.default_rng(0)
+        self.obs, _ = env.reset(seed=0)
+        self.steps, self.elapsed_s = 0, 0.0
+
+    def run(self, seconds: float) -> None:
+        """Step for about ``seconds`` of wall time."""
+        env, rng, obs, steps = self.env, self.rng, self.obs, 0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            if self.masked:
+                valid = np.flatnonzero(obs["action_mask"])
+                action = int(valid[rng.integers(valid.size)])
+            else:
+                action = int(rng.integers(env.action_space.n))
+            obs, _, term, trunc, _ = env.step(action)
+            steps += 1
+            if term or trunc:
+                obs, _ = env.reset(seed=self.steps + steps)
+        self.elapsed_s += time.perf_counter() - t0
+        self.obs, self.steps = obs, self.steps + steps
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.steps / self.elapsed_s if self.elapsed_s else 0.0
 
 
-def bench_env(env_config: dict[str, Any], seconds: float) -> dict[str, float]:
-    """relmas env vs CartPole-v1, same process, same duration."""
+def bench_env(env_config: dict[str, Any], seconds: float, slices: int = 10) -> dict[str, float]:
+    """relmas env vs CartPole-v1 in one process, ``seconds`` each, in alternating slices."""
     import gymnasium as gym
 
     from relmas.env.multi_accel import MultiAccelEnv
 
-    ours = _steps_per_s(MultiAccelEnv(env_config), seconds, masked=True)
-    cart = _steps_per_s(gym.make("CartPole-v1"), seconds, masked=False)
-    return {"env_steps_per_s": ours, "cartpole_steps_per_s": cart, "cartpole_ratio": ours / cart}
+    ours = _Stepper(MultiAccelEnv(env_config), masked=True)
+    cart = _Stepper(gym.make("CartPole-v1"), masked=False)
+    for _ in range(max(slices, 1)):
+        ours.run(seconds / max(slices, 1))
+        cart.run(seconds / max(slices, 1))
+    return {
+        "env_steps_per_s": ours.steps_per_s,
+        "cartpole_steps_per_s": cart.steps_per_s,
+        "cartpole_ratio": ours.steps_per_s / cart.steps_per_s,
+    }
 
 
 def _sampling_rate(env_config: dict[str, Any], runners: int, steps: int) -> float:
@@ -78,10 +106,12 @@ def _sampling_rate(env_config: dict[str, Any], runners: int, steps: int) -> floa
                 local_env_runner=False,
             )
 
-        sample(200)  # warm-up: first forward passes, env resets
-        t0 = time.perf_counter()
-        total = sum(sample(steps))
-        return total / (time.perf_counter() - t0)
+        sample(max(steps // 2, 200))  # warm-up: first forward passes, env resets, Ray startup
+        rates = []
+        for _ in range(3):  # median of 3 windows: one slow window (a busy core) does not decide
+            t0 = time.perf_counter()
+            rates.append(sum(sample(steps)) / (time.perf_counter() - t0))
+        return float(np.median(rates))
     finally:
         algo.stop()
 
