@@ -80,3 +80,15 @@ def test_bad_recipes_are_one_line_user_errors(tmp_path: Path, text: str, needle:
 def test_missing_config_file_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="does not exist"):
         train_cli.resolve_options(_parse(["train", "--config", str(tmp_path / "no.yaml")]))
+
+
+def test_planaria_param_flags_replace_the_files_variant(tmp_path: Path) -> None:
+    base = ["train", "--config", str(RECIPE), "--out", str(tmp_path)]
+    assert train_cli.resolve_options(_parse(base)).planaria_params == {"priority_exponent": 0.5}
+    flags = ["--planaria-param", "priority_exponent=0", "--planaria-param", "work_conserving=true"]
+    opts = train_cli.resolve_options(_parse([*base, *flags]))
+    assert opts.planaria_params == {"priority_exponent": 0, "work_conserving": True}
+    with pytest.raises(UserError, match=r"planaria_params: priority_exponent.*greater than"):
+        train_cli.resolve_options(_parse([*base, "--planaria-param", "priority_exponent=-1"]))
+    with pytest.raises(UserError, match="--planaria-param: 'x' is not KEY=VALUE"):
+        train_cli.resolve_options(_parse([*base, "--planaria-param", "x"]))

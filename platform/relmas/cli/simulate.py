@@ -49,14 +49,14 @@ def add_setup_args(p: argparse.ArgumentParser) -> None:
                    help="override the composition's DRAM bandwidth (GB/s)")  # fmt: skip
 
 
-def parse_params(items: list[str]) -> dict[str, Any]:
+def parse_params(items: list[str], flag: str = "--param") -> dict[str, Any]:
     """``["beta=0.05", "variant=ae"]`` -> ``{"beta": 0.05, "variant": "ae"}`` (YAML scalars)."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise UserError("--param", f"{item!r} is not KEY=VALUE", "e.g. --param beta=0.05")
-        out[key.strip()] = parse_yaml(value, f"--param {key.strip()}", repr(value))
+            raise UserError(flag, f"{item!r} is not KEY=VALUE", f"e.g. {flag} beta=0.05")
+        out[key.strip()] = parse_yaml(value, f"{flag} {key.strip()}", repr(value))
     return out
 
 

@@ -69,6 +69,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--lstm", type=int, help="LSTM cell size (0 = MLP policy)")
     p.add_argument("--prior-weight", type=float, help="logit bonus of Planaria's action (0)")
     p.add_argument("--pair-hidden", type=_hidden, help="shared pair-scorer head, e.g. 64")
+    p.add_argument(
+        "--planaria-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Planaria variant behind the flags and prior, e.g. priority_exponent=0.5 (repeat)",
+    )
     p.add_argument("--out", type=Path, help="output directory (required here or in --config)")
     p.add_argument(
         "--resume",
@@ -95,9 +102,13 @@ def _register_evaluate(subparsers: Any) -> None:
 
 def resolve_options(args: argparse.Namespace) -> Any:
     """Defaults < ``--config`` file < given flags, validated (one-line errors)."""
+    from relmas.cli.simulate import parse_params
     from relmas.cli.train_options import flag_values, load_options
 
-    return load_options(getattr(args, "config", None), flag_values(args))
+    flags = flag_values(args)
+    if getattr(args, "planaria_param", None):  # replaces the file's planaria_params as a whole
+        flags["planaria_params"] = parse_params(args.planaria_param, "--planaria-param")
+    return load_options(getattr(args, "config", None), flags)
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:

@@ -108,6 +108,13 @@ def check_reward(spec: dict[str, Any]) -> None:
     make_reward(spec, 1.0, 1.0)
 
 
+def check_planaria_params(params: dict[str, Any]) -> None:
+    """Validate the prior's Planaria variant before Ray starts (the env would fail later)."""
+    from relmas.env.features import planaria_variant
+
+    planaria_variant(params)
+
+
 def load_options(path: Path | None, flags: dict[str, Any]) -> TrainOptions:
     """Defaults, then the file's values, then the flags that were given (not ``None``)."""
     data: dict[str, Any] = _read_config(path) if path is not None else {}
@@ -123,6 +130,7 @@ def load_options(path: Path | None, flags: dict[str, Any]) -> TrainOptions:
         problem = f"unknown rule {opts.candidates!r}"
         raise UserError("candidates", problem, did_you_mean(opts.candidates, CANDIDATE_RULES))
     check_reward(opts.reward_spec())
+    check_planaria_params(opts.planaria_params)
     if opts.out is None:
         raise UserError("out", "no output directory", "pass --out DIR or set 'out:' in the file")
     check_output(opts.out, "out", directory=True)

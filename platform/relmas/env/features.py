@@ -41,7 +41,7 @@ CANDIDATE_RULES = ("heuristic", "mixed", "deadline")
 GLOBAL_DIM = 5  # without the heuristic rule's "Planaria waits" flag
 
 
-def _planaria(params: Mapping[str, Any]) -> PlanariaScheduler:
+def planaria_variant(params: Mapping[str, Any]) -> PlanariaScheduler:
     """The Planaria whose order, choice and flags the ``heuristic`` rule shows (and the prior).
 
     ``planaria_params`` lets the prior follow a Planaria variant (e.g. ``priority_exponent``,
@@ -88,7 +88,7 @@ class FeatureEncoder:
         self.rank_depth = (top_k + len(ORDERINGS) - 1) // len(ORDERINGS) + 1
         self.planaria_params = dict(planaria_params or {})
         self.orderings = (
-            Orderings(self.rank_depth, _planaria(self.planaria_params)) if hint else None
+            Orderings(self.rank_depth, planaria_variant(self.planaria_params)) if hint else None
         )
         self._simple = None if hint else DeadlineWorkOrderings(top_k)
         self.candidate_dim = 4 + 5 * self.num_types + hint * (1 + len(ORDERINGS))
