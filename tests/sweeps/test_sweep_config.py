@@ -62,3 +62,37 @@ def test_pareto_front_drops_dominated_points() -> None:
     front = pareto_front(pts)
     assert pts[1] not in front and len(front) == 3
     assert front[0]["sla_rate"] == 0.95
+
+
+def test_rl_trials_build_the_shipped_recipes_policy_structure(tmp_path: Path) -> None:
+    """rl: takes the recipe's prior, Planaria variant, pair head and discounting, and each
+    trial's pair head gets the layout of that trial's chip."""
+    pytest.importorskip("ray")
+    from relmas.sweeps.trainables import train_settings
+
+    rl = (
+        "rl: {prior_weight: 1.5, pair_hidden: [16], gamma: 0.995, entropy_coeff: 0.0,"
+        " planaria_params: {priority_exponent: 0.5}}\n"
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(BASE.format(t="rl", hw=HW) + rl)
+    cfg = load_sweep(path)
+    trial = {
+        "scenario": "light", "n_simba": 1, "n_eyeriss": 0, "dram_bandwidth_gbps": 8.0,
+        "rl": cfg.rl.model_dump(), "reward": dict(cfg.rl.reward),
+    }  # fmt: skip
+    s = train_settings(trial)
+    assert s.env_config["planaria_params"] == {"priority_exponent": 0.5}
+    assert s.env_config["candidates"] == "heuristic"
+    assert (s.gamma, s.entropy_coeff) == (0.995, 0.0)
+    assert s.model_config["action_prior_weight"] == 1.5
+    head = s.model_config["pair_head"]
+    assert head["hidden"] == [16] and head["dims"]["num_accels"] == 1
+
+
+def test_bad_planaria_params_in_a_sweep_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BASE.format(t="rl", hw=HW) + "rl: {planaria_params: {priority_exponet: 1}}\n")
+    with pytest.raises(UserError, match=r"rl\.planaria_params: priority_exponet") as err:
+        load_sweep(path)
+    assert "\n" not in str(err.value)

@@ -155,6 +155,14 @@ class RLSettings(_Strict):
     train_seeds: int = Field(20, ge=1)
     episode_requests: int = Field(0, ge=0, description="truncate training episodes (0 = off)")
     top_k: int = Field(8, ge=1)
+    candidates: Literal["heuristic", "mixed", "deadline"] = "heuristic"
+    prior_weight: float = Field(0.0, ge=0, description="logit bonus of the prior's action")
+    planaria_params: dict[str, Any] = Field(
+        default_factory=dict, description="the Planaria variant behind the flags and prior"
+    )
+    pair_hidden: list[int] = Field(default_factory=list, description="[] = flat MLP head")
+    gamma: float = Field(0.99, gt=0, le=1)
+    entropy_coeff: float = Field(0.01, ge=0)
     reward: dict[str, Any] = Field(default_factory=lambda: {"name": "relmas"})
     eval_seeds: int = Field(3, ge=1, description="held-out seeds 10000.. for the final eval")
 
@@ -262,6 +270,12 @@ def _check_reward(cfg: SweepConfig, source: str) -> None:
     lows = {key: dim.low() for key, dim in cfg.scheduler.mutations.items()}
     try:
         check_reward({"name": "relmas", **cfg.rl.reward, **lows})
+    except UserError as exc:
+        raise UserError(f"{source}: rl.{exc.field}", exc.problem, exc.fix) from None
+    from relmas.cli.train_options import check_planaria_params
+
+    try:
+        check_planaria_params(cfg.rl.planaria_params)
     except UserError as exc:
         raise UserError(f"{source}: rl.{exc.field}", exc.problem, exc.fix) from None
 

@@ -43,6 +43,8 @@ def train_settings(config: dict[str, Any]) -> Any:
         "hardware": chip_of(config),
         "seeds": list(range(int(rl["train_seeds"]))),
         "top_k": int(rl["top_k"]),
+        "candidates": str(rl.get("candidates", "heuristic")),
+        "planaria_params": dict(rl.get("planaria_params") or {}),
         "reward": dict(config["reward"]),
         "decision_period_s": None,
     }
@@ -58,8 +60,24 @@ def train_settings(config: dict[str, Any]) -> Any:
         minibatch_size=min(int(rl["minibatch_size"]), int(rl["train_batch_size"])),
         num_epochs=int(rl["num_epochs"]),
         lr=float(rl["lr"]),
-        model_config={"fcnet_hiddens": list(rl["hidden"]), "head_fcnet_hiddens": []},
+        gamma=float(rl.get("gamma", 0.99)),
+        entropy_coeff=float(rl.get("entropy_coeff", 0.01)),
+        model_config=_model_config(rl, env_config),
     )
+
+
+def _model_config(rl: dict[str, Any], env_config: dict[str, Any]) -> dict[str, Any]:
+    """The RLModule config of a trial, as ``relmas train`` builds it from the same options
+    (the pair head's layout depends on the trial's chip, so it is derived per trial)."""
+    model: dict[str, Any] = {"fcnet_hiddens": list(rl["hidden"]), "head_fcnet_hiddens": []}
+    if rl.get("prior_weight"):
+        model["action_prior_weight"] = float(rl["prior_weight"])
+    if rl.get("pair_hidden"):
+        from relmas.env.multi_accel import MultiAccelEnv
+
+        dims = MultiAccelEnv(env_config).encoder.pair_dims
+        model["pair_head"] = {"hidden": list(rl["pair_hidden"]), "dims": dims}
+    return model
 
 
 class RelmasTrainable(tune.Trainable):  # type: ignore[misc]
