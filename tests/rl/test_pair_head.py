@@ -17,8 +17,9 @@ CFG: dict[str, Any] = {"scenario": "toy", "hardware": "2s2e", "seeds": [0], "num
 
 def _export(tmp_path: Path) -> tuple[Any, MultiAccelEnv]:
     """A pair-head module with non-trivial weights, exported to ``tmp_path``."""
+    from relmas_testkit import seeded_module
+
     from relmas.rl.export import export_module
-    from relmas.rl.module import MaskedPPOTorchRLModule
     from relmas.rl.trainer import TrainSettings, policy_meta
 
     env = MultiAccelEnv(CFG)
@@ -27,13 +28,7 @@ def _export(tmp_path: Path) -> tuple[Any, MultiAccelEnv]:
         "pair_head": {"hidden": [16, 8], "dims": env.encoder.pair_dims},
         "action_prior_weight": 2.0,
     }
-    torch.manual_seed(0)
-    module = MaskedPPOTorchRLModule(
-        observation_space=env.observation_space,
-        action_space=env.action_space,
-        inference_only=False,
-        model_config=mc,
-    )
+    module = seeded_module(env, mc)
     with torch.no_grad():  # the init is near zero on purpose; make the comparison meaningful
         for p in module.pair_head.parameters():
             p.normal_(0.0, 0.5)

@@ -24,15 +24,9 @@ CFG: dict[str, Any] = {"scenario": "toy", "hardware": "2s2e", "seeds": [0], "num
 
 
 def _module(env: MultiAccelEnv, model_config: dict[str, Any]) -> Any:
-    from relmas.rl.module import MaskedPPOTorchRLModule
+    from relmas_testkit import seeded_module
 
-    torch.manual_seed(0)
-    return MaskedPPOTorchRLModule(
-        observation_space=env.observation_space,
-        action_space=env.action_space,
-        inference_only=False,
-        model_config=model_config,
-    )
+    return seeded_module(env, model_config)
 
 
 def _export(

@@ -34,22 +34,16 @@ def test_select_prior_prints_paired_differences_and_the_best() -> None:
 
 
 def test_select_policy_lists_the_prior_and_each_checkpoint(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
+    from relmas_testkit import seeded_module
+
     from relmas.env.multi_accel import MultiAccelEnv
     from relmas.rl.export import export_module
-    from relmas.rl.module import MaskedPPOTorchRLModule
     from relmas.rl.trainer import TrainSettings, policy_meta
 
     cfg = {"scenario": "toy", "hardware": "2s2e", "planaria_params": {"priority_exponent": 0.0}}
     model_config = {"fcnet_hiddens": [8], "action_prior_weight": 1e4}
-    env = MultiAccelEnv(cfg)
-    torch.manual_seed(0)
-    module = MaskedPPOTorchRLModule(
-        observation_space=env.observation_space,
-        action_space=env.action_space,
-        inference_only=False,
-        model_config=model_config,
-    )
+    module = seeded_module(MultiAccelEnv(cfg), model_config)
     meta = policy_meta(TrainSettings(env_config=cfg, model_config=model_config), 1)
     export_module(module, tmp_path / "checkpoints" / "iter_000001", meta)
     text = _run(

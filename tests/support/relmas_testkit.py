@@ -1,4 +1,5 @@
-"""Helpers shared by the reliability tests that drive ``relmas`` as a subprocess.
+"""Helpers shared by tests: the reliability tests that drive ``relmas`` as a subprocess, and
+the RL tests that build an RLModule.
 
 Imported as ``relmas_testkit``: ``pyproject.toml`` puts ``tests/support`` on pytest's ``pythonpath``
 (the suite uses ``--import-mode=importlib``, which adds no test directory to ``sys.path``).
@@ -12,6 +13,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 RELMAS = [sys.executable, "-m", "relmas.cli.main"]
 TINY_SCENARIO = """\
@@ -82,3 +84,22 @@ def assert_one_run_per_trial(uri: str, experiment: str, trials: int, steps: int)
         history = client.get_metric_history(child.info.run_id, "sla_rate")
         logged = sorted(m.step for m in history)
         assert logged == list(range(1, steps + 1)), (child.info.run_name, logged)
+
+
+def seeded_module(env: Any, model_config: dict[str, Any], seed: int = 0) -> Any:
+    """A fresh masking PPO RLModule for ``env`` (torch seeded first, so weights repeat).
+
+    Shared by the export, pair-head and selection-script tests; torch is imported here, not at
+    module import, so tests without torch can still use the other helpers.
+    """
+    import torch
+
+    from relmas.rl.module import MaskedPPOTorchRLModule
+
+    torch.manual_seed(seed)
+    return MaskedPPOTorchRLModule(
+        observation_space=env.observation_space,
+        action_space=env.action_space,
+        inference_only=False,
+        model_config=model_config,
+    )
