@@ -8,12 +8,16 @@ Imported as ``relmas_testkit``: ``pyproject.toml`` puts ``tests/support`` on pyt
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from relmas.sim import Simulator
 
 RELMAS = [sys.executable, "-m", "relmas.cli.main"]
 TINY_SCENARIO = """\
@@ -103,3 +107,18 @@ def seeded_module(env: Any, model_config: dict[str, Any], seed: int = 0) -> Any:
         inference_only=False,
         model_config=model_config,
     )
+
+
+def exact_oversubscription_s(sim: Simulator) -> float:
+    """Integral of max(0, demand / B - 1) over time, from the recorded per-layer trace alone."""
+    chip = sim.chip
+    spans = []
+    for a, rid, layer, start, end in sim.trace:
+        model = sim.requests[rid].model
+        spans.append((start, end, chip.demand_bytes_per_s[model][chip.accel_type[a]][layer]))
+    cuts = sorted({t for s, e, _ in spans for t in (s, e)})
+    total = 0.0
+    for t0, t1 in itertools.pairwise(cuts):
+        demand = sum(d for s, e, d in spans if s <= t0 and e >= t1)
+        total += max(demand / chip.bandwidth_bytes_per_s - 1.0, 0.0) * (t1 - t0)
+    return total

@@ -66,7 +66,8 @@ def _time(setup: Setup, make: Any, repeat: int) -> dict[str, float]:
 def cmd_bench_sim(args: argparse.Namespace) -> int:
     """Time the simulator with a real scheduler and with the bare-engine reference."""
     setup = load_setup(args.scenario, args.hardware, args.bandwidth_gbps)
-    make_simulator(setup, 0).run(make_scheduler(args.scheduler))  # warm-up (imports, caches)
+    warm_up = make_scheduler(args.scheduler)  # imports and caches
+    make_simulator(setup, 0).run(warm_up, seed=0)
     policy = _time(setup, lambda: make_scheduler(args.scheduler), args.repeat)
     bare = _time(setup, _FirstReady, args.repeat)
     out = {

@@ -26,6 +26,7 @@ from relmas.schedulers.least_laxity import LeastLaxityScheduler
 from relmas.schedulers.planaria import PlanariaScheduler
 from relmas.schedulers.sjf import SjfScheduler
 from relmas.sim.engine import Simulator
+from relmas.sim.ready_log import ReadyLogCursor
 from relmas.sim.request import WAITING, Request
 
 ORDERINGS = ("planaria", "sjf", "least-laxity", "edf")  # column order of the rank flags
@@ -81,12 +82,11 @@ class Orderings:
         self.depth = depth
         self._planaria = planaria or PlanariaScheduler()
         self._static = (SjfScheduler(), LeastLaxityScheduler(), EdfScheduler())
-        self._clear(None)
+        self._cursor = ReadyLogCursor()
+        self._clear()
 
-    def _clear(self, sim: Simulator | None) -> None:
+    def _clear(self) -> None:
         """Forget everything about the previous simulator."""
-        self._sim = sim
-        self._log_pos = 0
         self._heaps = tuple(SortedEntries() for _ in self._static)
         self._keyed = [(s.key, h.entries) for s, h in zip(self._static, self._heaps, strict=True)]
         self._meetable: dict[int, tuple[Request, int]] = {}
@@ -95,17 +95,12 @@ class Orderings:
         self._ranked_at = -1.0  # ``now`` of the last full re-scoring
 
     def _sync(self, sim: Simulator) -> None:
-        """Push requests that became ready since the last call (restart on a new simulator)."""
-        if sim is not self._sim or len(sim.ready_log) < self._log_pos:
-            self._clear(sim)
-        log, pos = sim.ready_log, self._log_pos
-        if len(log) > pos:
-            for r in log[pos:]:
-                rid, layer = r.rid, r.next_layer
-                for key, entries in self._keyed:
-                    insort(entries, (key(sim, r), rid, layer, r))
-                self._meetable[rid] = (r, layer)
-            self._log_pos = len(log)
+        """Push the requests that became ready since the last call."""
+        for r in self._cursor.take(sim):
+            rid, layer = r.rid, r.next_layer
+            for key, entries in self._keyed:
+                insort(entries, (key(sim, r), rid, layer, r))
+            self._meetable[rid] = (r, layer)
         limit = 4 * len(sim.ready) + 32  # the test of ``compact``, inlined: it rarely fires
         for heap in (*self._heaps, self._late):
             if len(heap.entries) > limit:
@@ -136,11 +131,10 @@ class Orderings:
         Several dispatches often happen at one instant; then nothing became ready and no score
         moved, so Planaria's order is the previous one minus the requests just dispatched.
         """
-        if (
-            sim is self._sim
-            and sim.now_s == self._ranked_at
-            and len(sim.ready_log) == self._log_pos
-        ):
+        cursor = self._cursor
+        if cursor.restarted(sim):  # another simulator, or this one after reset()
+            self._clear()
+        elif sim.now_s == self._ranked_at and not cursor.pending(sim):
             self._ranked = [r for r in self._ranked if r.state == WAITING]
             return
         self._sync(sim)
@@ -209,24 +203,21 @@ class DeadlineWorkOrderings:
 
     def __init__(self, top_k: int) -> None:
         self.top_k = top_k
-        self._clear(None)
+        self._cursor = ReadyLogCursor()
+        self._clear()
 
-    def _clear(self, sim: Simulator | None) -> None:
-        self._sim = sim
-        self._log_pos = 0
+    def _clear(self) -> None:
         self._edf = SortedEntries()
         self._work = SortedEntries()
 
     def _sync(self, sim: Simulator) -> None:
-        if sim is not self._sim or len(sim.ready_log) < self._log_pos:
-            self._clear(sim)
-        log, best = sim.ready_log, sim.chip.remaining_best_s
-        for i in range(self._log_pos, len(log)):
-            r = log[i]
+        if self._cursor.restarted(sim):
+            self._clear()
+        best = sim.chip.remaining_best_s
+        for r in self._cursor.take(sim):
             self._edf.push((r.deadline_s, r.rid, r.next_layer, r))
             work = (best[r.model][r.next_layer], r.deadline_s)
             self._work.push((work, r.rid, r.next_layer, r))  # type: ignore[arg-type]
-        self._log_pos = len(log)
         self._edf.compact(len(sim.ready))
         self._work.compact(len(sim.ready))
 

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 from relmas.errors import UserError, did_you_mean
 from relmas.sim.engine import Simulator
+from relmas.sim.ready_log import ReadyLogCursor
 from relmas.sim.request import DONE, WAITING, Request
 
 
@@ -74,7 +75,7 @@ class OutcomeTracker:
         self._deadlines: list[tuple[float, int]] = []
         self._scored: set[int] = set()
         self.early = early
-        self._log_pos = 0
+        self._cursor = ReadyLogCursor()
         self._latest_start: list[tuple[float, int, int]] = []
 
     def update(
@@ -110,13 +111,12 @@ class OutcomeTracker:
 
     def _hopeless(self, sim: Simulator, missed: list[Request]) -> None:
         """Append waiting requests whose latest start time has passed (each scored once)."""
-        log, best, heap = sim.ready_log, sim.chip.remaining_best_s, self._latest_start
-        if len(log) < self._log_pos:  # a new simulator (reset)
-            self._log_pos, heap[:] = 0, []
-        for r in log[self._log_pos :]:
+        best, heap = sim.chip.remaining_best_s, self._latest_start
+        if self._cursor.restarted(sim):  # a new simulator
+            heap.clear()
+        for r in self._cursor.take(sim):
             latest_s = r.deadline_s - best[r.model][r.next_layer]
             heapq.heappush(heap, (latest_s, r.rid, r.next_layer))
-        self._log_pos = len(log)
         reqs, now = sim.requests, sim.now_s
         while heap and heap[0][0] < now:
             _, rid, layer = heapq.heappop(heap)

@@ -48,9 +48,21 @@ def summarize(
     return out
 
 
+def rank_key(sla_rate: float, energy_per_inference_j: float) -> tuple[float, float]:
+    """Sort key of "best scheduler": higher SLA rate, then lower energy per inference.
+
+    A missing value (NaN: e.g. no request completed, so there is no energy per inference) ranks
+    below every real one instead of comparing as False both ways, which made ``max`` depend on
+    the input order (and a 0.0 stand-in once made it look like the best energy of a sweep).
+    """
+    sla = sla_rate if math.isfinite(sla_rate) else -math.inf
+    energy = -energy_per_inference_j if math.isfinite(energy_per_inference_j) else -math.inf
+    return sla, energy
+
+
 def best_by(summary: Sequence[dict[str, Any]], metric: str = "sla_rate") -> dict[str, Any]:
     """The group with the highest mean of ``metric`` (ties: lower energy per inference)."""
     return max(
         summary,
-        key=lambda e: (e[metric]["mean"], -e["energy_per_inference_j"]["mean"]),
+        key=lambda e: rank_key(e[metric]["mean"], e["energy_per_inference_j"]["mean"]),
     )

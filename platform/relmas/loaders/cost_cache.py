@@ -3,12 +3,15 @@
 Why a cache: every simulator process (and every Ray worker) needs the same tables; rebuilding
 thousands of layers per start-up wastes seconds. Why a content hash as the key: a table is valid
 exactly as long as the accelerator YAML, the DRAM YAML, the model JSON and the cost-model code
-are unchanged, so those texts plus ``COST_MODEL_VERSION`` are hashed and any edit rebuilds.
+are unchanged, so those texts and the source of every module that computes a table (the
+``relmas.hardware`` package and the loaders that parse its inputs) are hashed and any edit
+rebuilds. A hand-bumped version number did this job before and was never bumped.
 Writes go to a temporary file that is then renamed, so concurrent workers never read a half file.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -17,14 +20,29 @@ from pathlib import Path
 
 import numpy as np
 
+import relmas.hardware as cost_model
 from relmas.errors import unknown_name
 from relmas.hardware.tables import ModelCostTable, build_cost_table
 from relmas.loaders import hardware
 from relmas.loaders import models as catalog
 
-# Bump when the formulas in relmas.hardware change, so cached tables are rebuilt.
-COST_MODEL_VERSION = "1"
 CACHE_ENV_VAR = "RELMAS_CACHE_DIR"
+# The code a table depends on: every module of the cost-model package, and the loaders that turn
+# the YAML / JSON inputs into its arguments. Their source is part of the cache key.
+SOURCE_FILES: tuple[Path, ...] = (
+    *sorted(Path(cost_model.__file__).parent.glob("*.py")),
+    Path(catalog.__file__),
+    Path(hardware.__file__),
+)
+
+
+@functools.cache
+def source_digest(files: tuple[Path, ...] = SOURCE_FILES) -> str:
+    """sha256 over the cost model's own source files (read once per process)."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def cache_dir() -> Path:
@@ -39,7 +57,7 @@ def cache_key(model: str, accel: str) -> str:
     """sha256 over everything a table depends on."""
     digest = hashlib.sha256()
     for part in (
-        COST_MODEL_VERSION,
+        source_digest(SOURCE_FILES),
         hardware.spec_text(accel),
         hardware.spec_text(hardware.DRAM_FILE),
         catalog.model_text(model),

@@ -6,6 +6,7 @@ The env puts ``sla_rate``, ``energy_per_inference_j``... into the final ``info``
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
@@ -30,5 +31,6 @@ class KpiCallback(RLlibCallback):
             return
         info = episode.get_infos(-1)
         for key in LOGGED_KPIS:
-            if key in info:
-                metrics_logger.log_value(key, float(info[key]), reduce="mean", window=100)
+            value = float(info.get(key, math.nan))
+            if math.isfinite(value):  # NaN = no value (no completion): not a 0 in the mean
+                metrics_logger.log_value(key, value, reduce="mean", window=100)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from relmas.env.sources import EpisodeSource, make_source
+from relmas.evaluation.summary import rank_key
 from relmas.rl.policy_scheduler import load_policy_scheduler
 from relmas.schedulers.base import Scheduler
 from relmas.schedulers.registry import make_scheduler, scheduler_names
@@ -27,8 +28,7 @@ def run_scheduler(source: EpisodeSource, sched: Scheduler, seeds: Sequence[int])
     rows = []
     for seed in seeds:
         sim = source.make_simulator(seed, bandwidth_policy=sched.bandwidth_policy)
-        sched.reset(sim, np.random.default_rng(seed))
-        m = compute_metrics(sim.run(sched))
+        m = compute_metrics(sim.run(sched, seed=seed))
         rows.append([float(m[k]) for k in METRICS])
     means = np.nanmean(np.array(rows), axis=0) if rows else [math.nan] * len(METRICS)
     out: dict[str, Any] = {k: float(v) for k, v in zip(METRICS, means, strict=True)}
@@ -58,7 +58,7 @@ def paired_delta(ours: Sequence[float], ref: Sequence[float]) -> dict[str, float
 def _best(heuristics: dict[str, dict[str, float]]) -> str:
     return max(
         heuristics,
-        key=lambda n: (heuristics[n]["sla_rate"], -heuristics[n]["energy_per_inference_j"]),
+        key=lambda n: rank_key(heuristics[n]["sla_rate"], heuristics[n]["energy_per_inference_j"]),
     )
 
 

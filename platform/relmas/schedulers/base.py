@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from relmas.sim.engine import Simulator
+from relmas.sim.ready_log import ReadyLogCursor
 from relmas.sim.request import WAITING, Dispatch, Drop, Request
 
 Decision = Dispatch | Drop
@@ -110,12 +111,16 @@ class OrderingScheduler(Scheduler):
 
     static_key: ClassVar[bool] = False
 
+    def __init__(self, params: SchedulerParams | None = None) -> None:
+        super().__init__(params)
+        self._heap: list[tuple[float, int, int, Request]] = []
+        self._cursor = ReadyLogCursor()  # a new simulator (or a reset one) restarts the heap
+
     def reset(self, sim: Simulator, rng: np.random.Generator) -> None:
         """Forget the heap of a previous run."""
         super().reset(sim, rng)
-        self._sim: Simulator | None = sim
-        self._heap: list[tuple[float, int, int, Request]] = []
-        self._log_pos = 0
+        self._heap = []
+        self._cursor = ReadyLogCursor()
 
     @abc.abstractmethod
     def key(self, sim: Simulator, req: Request) -> float:
@@ -125,16 +130,15 @@ class OrderingScheduler(Scheduler):
         """Dispatch the best-keyed requests onto their fastest free sub-accelerators."""
         if not self.static_key:
             return place_in_order(sim, top_k(sim, lambda r: self.key(sim, r)))
-        if getattr(self, "_sim", None) is not sim:
-            self.reset(sim, self.rng)
         return place_in_order(sim, self._pop_valid(sim, len(sim.free_accels)))
 
     def _pop_valid(self, sim: Simulator, k: int) -> list[Request]:
-        heap, log = self._heap, sim.ready_log
-        for i in range(self._log_pos, len(log)):
-            r = log[i]
+        cursor = self._cursor
+        if cursor.restarted(sim):  # another simulator, or this one after reset()
+            self._heap = []
+        heap = self._heap
+        for r in cursor.take(sim):
             heapq.heappush(heap, (self.key(sim, r), r.rid, r.next_layer, r))
-        self._log_pos = len(log)
         picked: list[Request] = []
         while heap and len(picked) < k:
             _, _, layer, r = heapq.heappop(heap)

@@ -21,7 +21,7 @@ import numpy as np
 
 from relmas.sim.bandwidth import BANDWIDTH_POLICIES, proportional
 from relmas.sim.chip import Chip
-from relmas.sim.request import DONE, DROPPED, RUNNING, WAITING, Dispatch, Request, RequestSpec
+from relmas.sim.request import DONE, DROPPED, RUNNING, WAITING, Dispatch, Drop, Request, RequestSpec
 from relmas.sim.result import SimResult
 
 
@@ -78,6 +78,9 @@ class Simulator:
         self.busy_s = [0.0] * n
         self.layers_run = [0] * n
         self.dynamic_energy_j = 0.0
+        # Integral over time of max(0, DRAM demand / bandwidth - 1), integrated here like the
+        # dynamic energy so a reward (or a metric) reads its exact change over any interval.
+        self.oversubscription_s = 0.0
         self.dram_bytes_moved = 0.0
         self.trace: list[tuple[int, int, int, float, float]] = []
         self.dispatches = 0
@@ -144,20 +147,28 @@ class Simulator:
         return bool(self.busy or self.arrivals_left or self.decision_period_s)
 
     # ----------------------------------------------------------------- driving
-    def run(self, scheduler: SchedulerLike, seed: int = 0) -> SimResult:
-        """Simulate to the end, asking ``scheduler`` at every decision point.
+    def run(self, scheduler: SchedulerLike, *, seed: int) -> SimResult:
+        """Simulate from time 0 to the end, asking ``scheduler`` at every decision point.
 
         ``seed`` seeds the scheduler's own generator (random tie-breaks, GA, sampling), kept
-        apart from the workload's so that changing the scheduler never changes the requests. A
-        scheduler that declares a ``bandwidth_policy`` gets it for this run.
+        apart from the workload's so that changing the scheduler never changes the requests.
+        It is keyword-only with no default: a default silently evaluated every caller's
+        scheduler on one random stream (``relmas evaluate`` did). The run starts from
+        :meth:`reset`, so a second ``run`` simulates again instead of returning the finished
+        state. A scheduler that declares a ``bandwidth_policy`` gets it for this run only.
         """
+        saved = self.bandwidth_policy, self._share
         policy = getattr(scheduler, "bandwidth_policy", None)
         if policy is not None:  # e.g. MoCA needs "capped" for its caps to mean anything
             self.bandwidth_policy, self._share = policy, BANDWIDTH_POLICIES[policy]
-        scheduler.reset(self, np.random.default_rng(seed))
-        while self.advance():
-            self.apply(scheduler.decide(self))
-        return self.result()
+        try:
+            self.reset()
+            scheduler.reset(self, np.random.default_rng(seed))
+            while self.advance():
+                self.apply(scheduler.decide(self))
+            return self.result()
+        finally:
+            self.bandwidth_policy, self._share = saved
 
     def advance(self) -> bool:
         """Process events until a decision is needed (True) or the workload is done (False)."""
@@ -177,7 +188,13 @@ class Simulator:
             self._advance_to(t_next)
 
     def apply(self, decisions: Sequence[object]) -> int:
-        """Apply dispatches and drops; returns how many layers were started."""
+        """Apply dispatches and drops; returns how many layers were started.
+
+        Every decision is checked before any is applied, so an impossible batch (a scheduler
+        bug: a busy unit, a request twice, anything but ``Dispatch`` / ``Drop``) raises
+        :class:`SchedulingError` and leaves the simulator exactly as it was.
+        """
+        self._check(decisions)
         started = 0
         for d in decisions:
             if isinstance(d, Dispatch):
@@ -190,6 +207,37 @@ class Simulator:
         else:
             self._skip_decision_at = self.now_s
         return started
+
+    def _check(self, decisions: Sequence[object]) -> None:
+        """Raise :class:`SchedulingError` unless the whole batch of decisions is possible."""
+        if len(decisions) == 1 and isinstance(decisions[0], Dispatch):  # the common case
+            self._check_dispatch(decisions[0])
+            return
+        rids: set[int] = set()
+        accels: set[int] = set()
+        for d in decisions:
+            if isinstance(d, Dispatch):
+                self._check_dispatch(d)
+                if d.accel in accels:
+                    raise SchedulingError(f"two dispatches to sub-accelerator {d.accel}")
+                accels.add(d.accel)
+            elif isinstance(d, Drop):
+                if d.request.state != WAITING or d.request.rid not in self.ready:
+                    raise SchedulingError(f"cannot drop {d.request!r}: it is not waiting")
+            else:
+                raise SchedulingError(f"{d!r} is not a Dispatch or a Drop")
+            if d.request.rid in rids:
+                raise SchedulingError(f"{d.request!r} appears twice in one decision")
+            rids.add(d.request.rid)
+
+    def _check_dispatch(self, d: Dispatch) -> None:
+        req, a = d.request, d.accel
+        if req.state != WAITING or self.ready.get(req.rid) is not req:
+            raise SchedulingError(f"cannot dispatch {req!r}: it is not waiting")
+        if not 0 <= a < len(self.accel_request) or self.accel_request[a] is not None:
+            raise SchedulingError(f"cannot dispatch to sub-accelerator {a}: it is busy or unknown")
+        if not 1 <= d.layers <= req.num_layers - req.next_layer:
+            raise SchedulingError(f"cannot run {d.layers} layers of {req!r}")
 
     def result(self) -> SimResult:
         """Collect the outcome (call when ``advance()`` returned False)."""
@@ -220,6 +268,10 @@ class Simulator:
         self.now_s = t
         finished = []
         rem, rate = self.remaining_work_s, self.rate
+        if self.busy:  # the running set, hence the DRAM demand, is constant on (t0, t)
+            over = self.dram_demand_bytes_per_s / self.chip.bandwidth_bytes_per_s - 1.0
+            if over > 0.0:
+                self.oversubscription_s += over * dt
         for a in self.busy:
             if t0 + rem[a] / rate[a] <= t:
                 finished.append(a)
@@ -268,21 +320,13 @@ class Simulator:
                 self._drop(req)
 
     def _drop(self, req: Request) -> None:
-        if req.state != WAITING:
-            raise SchedulingError(f"cannot drop {req!r}: it is not waiting")
         del self.ready[req.rid]
         req.state = DROPPED
         req.finish_s = self.now_s
         self._end_s = max(self._end_s, self.now_s)
 
     def _dispatch(self, d: Dispatch) -> None:
-        req, a = d.request, d.accel
-        if req.state != WAITING or req.rid not in self.ready:
-            raise SchedulingError(f"cannot dispatch {req!r}: it is not waiting")
-        if not 0 <= a < len(self.accel_request) or self.accel_request[a] is not None:
-            raise SchedulingError(f"cannot dispatch to sub-accelerator {a}: it is busy or unknown")
-        if not 1 <= d.layers <= req.num_layers - req.next_layer:
-            raise SchedulingError(f"cannot run {d.layers} layers of {req!r}")
+        req, a = d.request, d.accel  # checked by _check
         del self.ready[req.rid]
         self.free_accels.remove(a)
         self.busy.append(a)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from relmas.errors import UserError
+from relmas.evaluation.summary import rank_key
 from relmas.sweeps.config import SweepConfig, load_sweep
 from relmas.tracking.payload import write_json_atomic
 from relmas.tracking.run import TrackedRun, TrackingOptions, start_run
@@ -216,7 +217,9 @@ def _finish(
         pareto, png = write_pareto(points, exp_dir, f"{cfg.name}: Pareto front")
         parent.log_artifact(pareto)
         parent.log_artifact(png)
-    best = max(points, key=lambda p: (p["sla_rate"], -p["energy_per_inference_j"]), default={})
+    best = max(
+        points, key=lambda p: rank_key(p["sla_rate"], p["energy_per_inference_j"]), default={}
+    )
     expected, finished, failed = _counts(cfg, exp_dir)
     parent.log_metrics(
         {

@@ -71,3 +71,25 @@ def test_unknown_names_fail_before_building(data_copy: Path) -> None:
     with pytest.raises(UserError, match="did you mean 'simba'"):
         cost_cache.cost_tables(["resnet50"], ["smba"])
     assert not (data_copy.parent.parent / "cache").exists()
+
+
+def test_edited_cost_model_source_rebuilds(
+    data_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A change to the formulas in relmas/hardware/*.py must not reuse tables the old code built
+    # (the key used to hash the inputs plus a hand-bumped version that was never bumped).
+    sources = tmp_path / "src"
+    sources.mkdir()
+    copies = []
+    for path in cost_cache.SOURCE_FILES:
+        copies.append(sources / path.name)
+        copies[-1].write_bytes(path.read_bytes())
+    assert any(p.name == "dram_traffic.py" for p in copies)
+    before = cost_cache.source_digest(tuple(copies))
+    (sources / "dram_traffic.py").write_text((sources / "dram_traffic.py").read_text() + "#\n")
+    cost_cache.source_digest.cache_clear()
+    assert cost_cache.source_digest(tuple(copies)) != before
+    # ... and the key of the real cache depends on that digest.
+    key = cost_cache.cache_key("resnet50", "simba")
+    monkeypatch.setattr(cost_cache, "SOURCE_FILES", tuple(copies))
+    assert cost_cache.cache_key("resnet50", "simba") != key

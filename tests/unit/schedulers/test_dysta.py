@@ -29,7 +29,7 @@ def _run(name: str, **params: object) -> SimResult:
     sim = Simulator(CHIP, SPECS, record_trace=True)
     sched = make_scheduler(name, params)
     sched.reset(sim, np.random.default_rng(0))
-    return sim.run(sched)
+    return sim.run(sched, seed=0)
 
 
 def _placement(res: SimResult) -> dict[int, tuple[int, float, float]]:

@@ -28,7 +28,7 @@ def _run(specs: list[RequestSpec], **params: object) -> tuple[Simulator, HeraldS
     sched = make_scheduler("herald", params)
     assert isinstance(sched, HeraldScheduler)
     sched.reset(sim, np.random.default_rng(0))
-    sim.run(sched)
+    sim.run(sched, seed=0)
     return sim, sched
 
 
@@ -92,7 +92,7 @@ def test_dropped_request_releases_its_planned_load() -> None:
     sched = make_scheduler("herald")
     assert isinstance(sched, HeraldScheduler)
     sched.reset(sim, np.random.default_rng(0))
-    res = sim.run(sched)
+    res = sim.run(sched, seed=0)
     assert res.dropped.tolist() == [False, True]
     assert res.finish_s.tolist() == [2.0, 1.0]
     assert sim.trace == [(1, 0, 0, 0.0, 1.0), (0, 0, 1, 1.0, 2.0)]

@@ -31,7 +31,7 @@ def _run(name: str) -> SimResult:
     sim = Simulator(CHIP, SPECS, record_trace=True)
     sched = make_scheduler(name)
     sched.reset(sim, np.random.default_rng(0))
-    return sim.run(sched)
+    return sim.run(sched, seed=0)
 
 
 def test_least_laxity_beats_earliest_deadline_order() -> None:

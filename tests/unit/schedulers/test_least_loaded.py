@@ -22,7 +22,7 @@ def test_load_accumulates_assigned_isolated_latency() -> None:
     sim = Simulator(CHIP, specs, record_trace=True)
     sched = make_scheduler("least-loaded")
     sched.reset(sim, np.random.default_rng(0))
-    res = sim.run(sched)
+    res = sim.run(sched, seed=0)
     assert [row[0] for row in sorted(res.trace, key=lambda row: row[3])] == [0, 1, 0, 0]
     assert res.finish_s.tolist() == pytest.approx([2.0, 17.0, 22.0, 32.0])
     assert sched.load_s == pytest.approx([6.0, 7.0])  # type: ignore[attr-defined]
@@ -34,5 +34,5 @@ def test_reset_clears_the_load() -> None:
     for _ in range(2):
         sim = Simulator(CHIP, specs)
         sched.reset(sim, np.random.default_rng(0))
-        sim.run(sched)
+        sim.run(sched, seed=0)
         assert sched.load_s == pytest.approx([2.0, 0.0])  # type: ignore[attr-defined]

@@ -59,7 +59,7 @@ def _run(specs: list[RequestSpec]) -> tuple[Simulator, MagmaScheduler, list[floa
         return search(s)
 
     sched.search = counted  # type: ignore[method-assign]
-    sim.run(sched)
+    sim.run(sched, seed=0)
     return sim, sched, searches
 
 

@@ -33,7 +33,7 @@ def _run(chip, specs, **params):  # type: ignore[no-untyped-def]
     sched = make_scheduler("moca", params)
     sim = Simulator(chip, specs, bandwidth_policy="capped", record_trace=True)
     sched.reset(sim, np.random.default_rng(0))
-    return sim, sched, sim.run(sched)
+    return sim, sched, sim.run(sched, seed=0)
 
 
 def test_requests_capped_bandwidth_policy() -> None:

@@ -29,7 +29,7 @@ def _placement(specs: list[RequestSpec], **params: object) -> dict[int, tuple[in
     sim = Simulator(CHIP, specs, record_trace=True)
     sched = make_scheduler("planaria", params)
     sched.reset(sim, np.random.default_rng(0))
-    res: SimResult = sim.run(sched)
+    res: SimResult = sim.run(sched, seed=0)
     return {rid: (a, start, end) for a, rid, _, start, end in res.trace}
 
 
@@ -108,7 +108,8 @@ def test_priority_exponent_zero_ranks_by_slack_and_work_only() -> None:
         sim = Simulator(chip, specs, record_trace=True)
         sched = make_scheduler("planaria", params)
         sched.reset(sim, np.random.default_rng(0))
-        return [start for _, _, _, start, _ in sorted(sim.run(sched).trace, key=lambda t: t[1])]
+        trace = sim.run(sched, seed=0).trace
+        return [start for _, _, _, start, _ in sorted(trace, key=lambda t: t[1])]
 
     assert starts() == [0.0, 4.0]
     assert starts(priority_exponent=0.0) == [1.0, 0.0]

@@ -18,7 +18,7 @@ def _run(specs: list[RequestSpec]) -> SimResult:
     sim = Simulator(CHIP, specs, record_trace=True)
     sched = make_scheduler("round-robin")
     sched.reset(sim, np.random.default_rng(0))
-    return sim.run(sched)
+    return sim.run(sched, seed=0)
 
 
 def test_isolated_arrivals_cycle_through_every_unit() -> None:

@@ -26,7 +26,7 @@ def _run(name: str, specs: list[RequestSpec]) -> SimResult:
     sim = Simulator(CHIP, specs, record_trace=True)
     sched = make_scheduler(name)
     sched.reset(sim, np.random.default_rng(0))
-    return sim.run(sched)
+    return sim.run(sched, seed=0)
 
 
 def test_shortest_remaining_runs_first_on_the_fastest_unit() -> None:

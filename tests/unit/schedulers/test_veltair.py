@@ -24,7 +24,7 @@ def _run(specs: list[RequestSpec]) -> tuple[Simulator, VeltairScheduler]:
     sched = make_scheduler("veltair", {"block_layers": 2})
     assert isinstance(sched, VeltairScheduler)
     sched.reset(sim, np.random.default_rng(0))
-    sim.run(sched)
+    sim.run(sched, seed=0)
     return sim, sched
 
 
@@ -70,6 +70,6 @@ def test_last_block_may_be_short() -> None:
     sim = Simulator(CHIP, [RequestSpec(0.0, 0, 0, 1, 10.0)], record_trace=True)
     sched = make_scheduler("veltair", {"block_layers": 3})
     sched.reset(sim, np.random.default_rng(0))
-    sim.run(sched)
+    sim.run(sched, seed=0)
     assert isinstance(sched, VeltairScheduler)
     assert sched.block_dispatches == 2

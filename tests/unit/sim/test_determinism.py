@@ -50,7 +50,7 @@ def _metrics_json(scenario: str, scheduler: str, seed: int) -> str:
     sim = make_simulator(
         setup, seed, record_trace=True, bandwidth_policy=sched.bandwidth_policy
     )  # as the evaluation runner does: moca runs on the capped policy
-    res = sim.run(sched, seed)
+    res = sim.run(sched, seed=seed)
     names = [t.name for t in setup.scenario.tenants]
     metrics = compute_metrics(res, names)
     metrics["trace_len"] = len(res.trace)

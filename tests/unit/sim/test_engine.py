@@ -53,7 +53,7 @@ def test_single_compute_bound_layer() -> None:
     # dispatched at 1, finishes at 1 + 2 = 3. busy 2 s over a makespan of 3 s.
     chip = toy_chip(["simba"], {"m": {"simba": [2.0]}})
     sim = Simulator(chip, [spec(1.0, deadline=4.0)], record_trace=True)
-    res = sim.run(make_scheduler("fcfs"))
+    res = sim.run(make_scheduler("fcfs"), seed=0)
     assert res.finish_s.tolist() == [3.0]
     assert res.makespan_s == 3.0
     assert res.busy_s.tolist() == [2.0]
@@ -76,7 +76,7 @@ def test_memory_bound_layer_alone_takes_bytes_over_bandwidth() -> None:
     assert chip.latency_s[0][0] == [2.0]
     assert chip.isolated_latency_s == [2.0]
     sim = Simulator(chip, [spec(0.0)])
-    res = sim.run(make_scheduler("fcfs"))
+    res = sim.run(make_scheduler("fcfs"), seed=0)
     assert res.finish_s.tolist() == [2.0]
     assert res.dram_bytes == 8 * TB
     # The DRAM was saturated for the whole run.
@@ -179,7 +179,7 @@ def test_rates_are_reshared_when_a_layer_finishes() -> None:
         r0, r1 = sorted(s.ready.values(), key=lambda r: r.rid)
         return [Dispatch(r0, 0), Dispatch(r1, 1, layers=2)]
 
-    res = sim.run(Scripted(fn))
+    res = sim.run(Scripted(fn), seed=0)
     assert res.finish_s.tolist() == [2.0, 3.0]
     assert sorted(res.trace) == [(0, 0, 0, 0.0, 2.0), (1, 1, 0, 0.0, 2.0), (1, 1, 1, 2.0, 3.0)]
 
@@ -191,7 +191,7 @@ def test_wait_returns_control_at_the_next_arrival() -> None:
     # then dispatches r0 at 5 (ends 6) and r1 at 6 (ends 7).
     chip = toy_chip(["simba"], {"m": {"simba": [1.0]}})
     sched = Scripted(lambda s: [] if s.now_s < 5.0 else fifo_each_free(s))
-    res = Simulator(chip, [spec(0.0), spec(5.0)]).run(sched)
+    res = Simulator(chip, [spec(0.0), spec(5.0)]).run(sched, seed=0)
     assert sched.calls == [0.0, 5.0, 6.0]
     assert res.finish_s.tolist() == [6.0, 7.0]
 
@@ -208,7 +208,7 @@ def test_a_decision_point_persists_until_the_scheduler_waits() -> None:
         return [] if s.busy else fifo_each_free(s)[:1]
 
     sched = Scripted(fn)
-    res = Simulator(chip, [spec(0.0), spec(0.0)], record_trace=True).run(sched)
+    res = Simulator(chip, [spec(0.0), spec(0.0)], record_trace=True).run(sched, seed=0)
     assert sched.calls == [0.0, 0.0, 2.0]
     assert res.finish_s.tolist() == [2.0, 4.0]
     assert res.busy_s.tolist() == [4.0, 0.0]
@@ -218,7 +218,7 @@ def test_waiting_forever_is_a_scheduling_error() -> None:
     chip = toy_chip(["simba"], {"m": {"simba": [1.0]}})
     sched = Scripted(lambda s: [])
     with pytest.raises(SchedulingError, match="waited forever"):
-        Simulator(chip, [spec(0.0), spec(3.0)]).run(sched)
+        Simulator(chip, [spec(0.0), spec(3.0)]).run(sched, seed=0)
     assert sched.calls == [0.0, 3.0]  # it got every chance: at each arrival
 
 
@@ -259,7 +259,7 @@ def test_dispatch_of_a_running_request_is_a_scheduling_error() -> None:
     sim = Simulator(chip, [spec(0.0)])
     assert sim.advance()
     (r0,) = sim.ready.values()
-    with pytest.raises(SchedulingError, match="not waiting"):
+    with pytest.raises(SchedulingError, match="twice"):
         sim.apply([Dispatch(r0, 0), Dispatch(r0, 1)])  # the same layer twice in one decision
 
 
@@ -296,11 +296,11 @@ def test_drop_hopeless_drops_a_request_that_can_no_longer_make_it() -> None:
     # Without dropping it runs on [2, 4) and misses its deadline.
     chip = toy_chip(["simba"], {"m": {"simba": [2.0]}})
     specs = [spec(0.0, deadline=10.0), spec(0.0, deadline=3.0)]
-    dropped = Simulator(chip, specs, drop_hopeless=True).run(make_scheduler("fcfs"))
+    dropped = Simulator(chip, specs, drop_hopeless=True).run(make_scheduler("fcfs"), seed=0)
     assert dropped.dropped.tolist() == [False, True]
     assert dropped.finish_s.tolist() == [2.0, 2.0]  # a drop's finish_s is the drop time
     assert dropped.busy_s.tolist() == [2.0]
-    kept = Simulator(chip, specs, drop_hopeless=False).run(make_scheduler("fcfs"))
+    kept = Simulator(chip, specs, drop_hopeless=False).run(make_scheduler("fcfs"), seed=0)
     assert kept.dropped.tolist() == [False, False]
     assert kept.finish_s.tolist() == [2.0, 4.0]
     assert kept.met_deadline.tolist() == [True, False]
@@ -314,7 +314,7 @@ def test_drop_hopeless_drops_on_arrival_and_keeps_the_exact_boundary() -> None:
     chip = toy_chip(["simba", "simba"], {"m": {"simba": [1.0, 2.0]}})
     sched = Scripted(fifo_each_free)
     sim = Simulator(chip, [spec(1.0, deadline=3.5), spec(1.0, deadline=4.0)], drop_hopeless=True)
-    res = sim.run(sched)
+    res = sim.run(sched, seed=0)
     assert res.dropped.tolist() == [True, False]
     assert res.finish_s.tolist() == [1.0, 4.0]
     assert res.met_deadline.tolist() == [False, True]
@@ -337,7 +337,7 @@ def test_drop_hopeless_rechecks_after_each_layer() -> None:
         return [Dispatch(req, 0)]
 
     specs = [spec(0.0, deadline=100.0), spec(0.0, deadline=3.5)]
-    res = Simulator(chip, specs, drop_hopeless=True).run(Scripted(fn))
+    res = Simulator(chip, specs, drop_hopeless=True).run(Scripted(fn), seed=0)
     assert res.dropped.tolist() == [False, True]
     assert res.finish_s.tolist() == [4.0, 2.0]
     assert res.layers_run.tolist() == [4]
@@ -375,7 +375,7 @@ def test_block_dispatch_runs_layers_back_to_back_on_one_unit() -> None:
         req = min(s.ready.values(), key=lambda r: r.rid)
         return [Dispatch(req, 0, layers=next(blocks, 1))] if 0 in s.free_accels else []
 
-    res = Simulator(chip, [spec(0.0), spec(0.5)], record_trace=True).run(Scripted(fn))
+    res = Simulator(chip, [spec(0.0), spec(0.5)], record_trace=True).run(Scripted(fn), seed=0)
     assert sorted(row for row in res.trace if row[1] == 0) == [
         (0, 0, 0, 0.0, 1.0),
         (0, 0, 1, 1.0, 2.0),
@@ -402,7 +402,7 @@ def test_periodic_mode_dispatches_only_at_multiples_of_the_period() -> None:
         decision_period_s=1.0,
         record_trace=True,
     )
-    res = sim.run(sched)
+    res = sim.run(sched, seed=0)
     assert sched.calls == [0.0, 1.0, 2.0, 3.0]
     assert sorted(res.trace, key=lambda row: row[3]) == [
         (0, 0, 0, 0.0, 0.5),
@@ -412,7 +412,7 @@ def test_periodic_mode_dispatches_only_at_multiples_of_the_period() -> None:
     ]
     assert res.finish_s.tolist() == [1.5, 3.5]
     # Event-driven, the same workload runs back to back: r0 on [0, 1), r1 on [1, 2).
-    eager = Simulator(chip, [spec(0.25), spec(0.0)]).run(Scripted(fifo_each_free))
+    eager = Simulator(chip, [spec(0.25), spec(0.0)]).run(Scripted(fifo_each_free), seed=0)
     assert eager.finish_s.tolist() == [1.0, 2.0]
 
 
@@ -422,7 +422,7 @@ def test_periodic_mode_with_a_non_binary_period() -> None:
     # tolerant of 3 * 0.1 != 0.3 style rounding, or the run would skip ticks.
     chip = toy_chip(["simba"], {"m": {"simba": [0.03]}})
     sched = Scripted(fifo_each_free)
-    res = Simulator(chip, [spec(0.05), spec(0.31)], decision_period_s=0.1).run(sched)
+    res = Simulator(chip, [spec(0.05), spec(0.31)], decision_period_s=0.1).run(sched, seed=0)
     assert sched.calls == pytest.approx([0.1, 0.4])
     assert res.finish_s == pytest.approx([0.13, 0.43])
 
@@ -439,7 +439,7 @@ def test_energy_is_dynamic_plus_static_power_times_makespan() -> None:
         ("m", "b"): ToyTable(np.array([9.0, 2.0]), np.zeros(2), np.array([11.0, 5.0]), 0.5),
     }
     chip = build_chip(["a", "b"], 1e12, ["m"], tables, dram_static_power_w=0.25)
-    res = Simulator(chip, [spec(0.0)]).run(make_scheduler("fcfs"))
+    res = Simulator(chip, [spec(0.0)]).run(make_scheduler("fcfs"), seed=0)
     assert res.finish_s.tolist() == [3.0]
     assert res.dynamic_energy_j == 8.0
     assert res.static_power_w == 2.75
@@ -461,7 +461,7 @@ def test_busy_time_includes_bandwidth_stalls_and_idle_gaps_count_in_makespan() -
     # layers x 1 J default, no static power.
     chip = _two_model_chip()
     specs = [spec(0.0, model=0), spec(0.0, model=1), spec(5.0, model=1)]
-    res = Simulator(chip, specs).run(Scripted(fifo_each_free))
+    res = Simulator(chip, specs).run(Scripted(fifo_each_free), seed=0)
     assert res.finish_s.tolist() == [2.0, 2.0, 6.0]
     assert res.busy_s.tolist() == [3.0, 2.0]
     assert res.makespan_s == 6.0
@@ -476,9 +476,9 @@ def test_reset_replays_the_same_run() -> None:
     chip = _two_model_chip()
     specs = [spec(0.0, model=0), spec(0.0, model=1), spec(5.0, model=1)]
     sim = Simulator(chip, specs, record_trace=True)
-    first = sim.run(make_scheduler("edf"))
+    first = sim.run(make_scheduler("edf"), seed=0)
     sim.reset()
-    second = sim.run(make_scheduler("edf"))
+    second = sim.run(make_scheduler("edf"), seed=0)
     assert first.trace == second.trace
     assert first.finish_s.tolist() == second.finish_s.tolist()
 
@@ -507,6 +507,6 @@ def test_wait__a_finish_at_the_same_timestamp_offers_a_new_decision() -> None:
     # treating the earlier wait as final (which raised "waited forever" with work ready).
     chip = toy_chip(["a", "b"], {"m": {"a": [1e-20, 1.0], "b": [1e-20, 1.0]}})
     specs = [RequestSpec(1.0, 0, 0, 1, 10.0), RequestSpec(1.0, 0, 0, 1, 10.0)]
-    res = Simulator(chip, specs).run(_DispatchOneThenWaitOnce())
+    res = Simulator(chip, specs).run(_DispatchOneThenWaitOnce(), seed=0)
     assert res.completed.all()
     assert res.finish_s.max() <= 3.0 + 1e-9

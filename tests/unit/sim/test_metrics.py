@@ -171,7 +171,7 @@ def test_metrics_of_a_toy_run() -> None:
     # energy 2 x 1 J + 1 W x 4 s = 6 J, 3 J per inference, edp 3 x 3 = 9, utilisation 1.
     chip = toy_chip(["simba"], {"m": {"simba": [2.0]}}, static_power_w={"simba": 1.0})
     specs = [RequestSpec(0.0, 0, 0, 1, d) for d in (2.0, 10.0, 3.0)]
-    res = Simulator(chip, specs, drop_hopeless=True).run(make_scheduler("fcfs"))
+    res = Simulator(chip, specs, drop_hopeless=True).run(make_scheduler("fcfs"), seed=0)
     m = compute_metrics(res)
     assert m["sla_rate"] == pytest.approx(2 / 3)
     assert m["drop_rate"] == pytest.approx(1 / 3)
