@@ -21,6 +21,7 @@ from typing import Any
 from relmas.env.sources import make_source
 from relmas.rl.evaluate import paired_delta, run_scheduler
 from relmas.rl.policy_scheduler import load_policy_scheduler
+from relmas.rl.recipe import Recipe
 from relmas.schedulers.registry import make_scheduler
 
 
@@ -36,8 +37,8 @@ def _line(name: str, m: dict[str, Any], ref: dict[str, Any]) -> str:
 def _prior_params(ckpts: list[Path]) -> dict[str, Any]:
     if not ckpts:
         return {}
-    meta = json.loads((ckpts[0] / "policy.json").read_text())
-    return dict(meta.get("planaria_params") or {}) if meta.get("action_prior_weight") else {}
+    recipe = Recipe.load(json.loads((ckpts[0] / "policy.json").read_text())["recipe"])
+    return dict(recipe.planaria_params) if recipe.prior_weight else {}
 
 
 def main() -> None:

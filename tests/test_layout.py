@@ -161,3 +161,14 @@ def test_stdlib_platform_wins_in_ray_worker(local_ray: ModuleType) -> None:
     assert _is_stdlib(seen["platform"]), seen
     assert seen["system"]
     assert Path(seen["relmas"]).name == "__init__.py", seen
+
+
+def test_import_layers_hold() -> None:
+    """hardware -> sim -> schedulers -> ... -> cli, nothing upward (pyproject's importlinter
+    contract; lazy imports inside functions count too). CI also runs ``lint-imports`` itself."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    if not lint.is_file():
+        pytest.skip("import-linter is not installed (pip install -e '.[dev]')")
+    result = subprocess.run([str(lint)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "1 kept, 0 broken" in result.stdout

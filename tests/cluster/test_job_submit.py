@@ -41,7 +41,7 @@ def tiny_quickstart(
     data["num_requests"] = 30
     data["hardware"]["n_eyeriss"] = 1
     data["heuristic"] = {"schedulers": ["fcfs", "edf"], "seeds": 1}
-    data["rl"].update(iterations=1, train_batch_size=64, minibatch_size=32, num_epochs=1,
+    data["rl"].update(iterations=1, batch_size=64, minibatch_size=32, epochs=1,
                       hidden=[16], train_seeds=2, episode_requests=10, eval_seeds=1)  # fmt: skip
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -115,7 +115,7 @@ def test_training_file_keys_reach_rllib_and_bad_ones_fail_before_ray(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from relmas.cli.main import main
-    from relmas.cli.train import settings_from_args
+    from relmas.cli.train import recipe_of, resolve_job
     from relmas.rl.trainer import build_config
 
     base = f"scenario: toy\nhardware: 1s1e\nout: {tmp_path / 'out'}\n"
@@ -124,10 +124,10 @@ def test_training_file_keys_reach_rllib_and_bad_ones_fail_before_ray(
         base + "fault_tolerance: {restart_failed_env_runners: false}\n"
         "fault_injection: {crash_probability: 0.5, mode: exit, crash_log: c.jsonl}\n"
     )
-    args = argparse.Namespace(config=good)
-    s = settings_from_args(args)
-    assert Path(s.env_config["fault_injection"]["crash_log"]).is_absolute()
-    config = build_config(s)
+    recipe = recipe_of(resolve_job(argparse.Namespace(config=good)))
+    fault = recipe.env_config().fault_injection
+    assert fault is not None and Path(fault["crash_log"]).is_absolute()
+    config = build_config(recipe)
     assert config.env is FaultInjectingEnv and config.restart_failed_env_runners is False
     assert config.delay_between_env_runner_restarts_s == 5.0
     bad = tmp_path / "bad.yaml"
@@ -139,18 +139,23 @@ def test_training_file_keys_reach_rllib_and_bad_ones_fail_before_ray(
 
 
 def _settings(env_config: dict[str, Any], **fault_tolerance: Any) -> Any:
-    from relmas.rl.trainer import TrainSettings
+    """A 3-iteration recipe on the toy chip with ``env_config``'s fault injection."""
+    from relmas.rl.recipe import Recipe
 
-    return TrainSettings(
-        env_config=env_config,
+    return Recipe(
+        scenario="toy",
+        hardware="1s1e",
+        train_seeds=2,
+        episode_requests=6,
         iterations=3,
-        num_env_runners=1,
-        train_batch_size=200,
+        env_runners=1,
+        batch_size=200,
         minibatch_size=100,
-        num_epochs=1,
+        epochs=1,
         checkpoint_every=100,
-        model_config={"fcnet_hiddens": [16]},
+        hidden=[16],
         fault_tolerance={"delay_between_env_runner_restarts_s": 0.0, **fault_tolerance},
+        fault_injection=env_config["fault_injection"],
     )
 
 

@@ -7,6 +7,7 @@ exception is a crash a user would see as a traceback. Derandomized, so CI sees t
 
 from __future__ import annotations
 
+import argparse
 import copy
 import shutil
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from relmas.cli.train_options import load_options
+from relmas.cli.train import resolve_job
 from relmas.errors import UserError
 from relmas.experiment import load_setup
 from relmas.hardware.spec import AcceleratorSpec, DramSpec
@@ -205,4 +206,5 @@ def test_mutated_sweeps(work: Path, data: Any) -> None:
 @given(mutated(yaml.safe_load((ROOT / "tune_configs/train_heavy.yaml").read_text())))
 def test_mutated_train_recipes(work: Path, data: Any) -> None:
     path = _write(work / "c.yaml", data)
-    _only_user_errors(lambda: load_options(path, {}))
+    args = argparse.Namespace(config=path)
+    _only_user_errors(lambda: resolve_job(args))

@@ -17,23 +17,16 @@ CFG: dict[str, Any] = {"scenario": "toy", "hardware": "2s2e", "seeds": [0], "num
 
 def _export(tmp_path: Path) -> tuple[Any, MultiAccelEnv]:
     """A pair-head module with non-trivial weights, exported to ``tmp_path``."""
-    from relmas_testkit import seeded_module
+    from relmas_testkit import export_policy
 
-    from relmas.rl.export import export_module
-    from relmas.rl.trainer import TrainSettings, policy_meta
+    def spread(module: Any) -> None:  # the init is near zero on purpose; make it non-trivial
+        with torch.no_grad():
+            for p in module.pair_head.parameters():
+                p.normal_(0.0, 0.5)
 
-    env = MultiAccelEnv(CFG)
-    mc = {
-        "fcnet_hiddens": [8],
-        "pair_head": {"hidden": [16, 8], "dims": env.encoder.pair_dims},
-        "action_prior_weight": 2.0,
-    }
-    module = seeded_module(env, mc)
-    with torch.no_grad():  # the init is near zero on purpose; make the comparison meaningful
-        for p in module.pair_head.parameters():
-            p.normal_(0.0, 0.5)
-    export_module(module, tmp_path, policy_meta(TrainSettings(env_config=CFG, model_config=mc), 0))
-    return module, env
+    return export_policy(
+        tmp_path, perturb=spread, pair_hidden=[16, 8], prior_weight=2.0, episode_requests=20
+    )
 
 
 def _rollout(env: MultiAccelEnv, steps: int) -> list[dict[str, np.ndarray]]:

@@ -23,23 +23,12 @@ torch = pytest.importorskip("torch")
 CFG: dict[str, Any] = {"scenario": "toy", "hardware": "2s2e", "seeds": [0], "num_requests": 20}
 
 
-def _module(env: MultiAccelEnv, model_config: dict[str, Any]) -> Any:
-    from relmas_testkit import seeded_module
-
-    return seeded_module(env, model_config)
-
-
 def _export(
-    tmp_path: Path, model_config: dict[str, Any], cfg: dict[str, Any] | None = None
+    tmp_path: Path, model_config: dict[str, Any], **fields: Any
 ) -> tuple[Any, MultiAccelEnv]:
-    from relmas.rl.export import export_module
-    from relmas.rl.trainer import TrainSettings, policy_meta
+    from relmas_testkit import export_policy
 
-    env = MultiAccelEnv(cfg or CFG)
-    module = _module(env, model_config)
-    meta = policy_meta(TrainSettings(env_config=cfg or CFG, model_config=model_config), 0)
-    export_module(module, tmp_path, meta)
-    return module, env
+    return export_policy(tmp_path, model_config, **{"episode_requests": 20, **fields})
 
 
 def _torch_logits(module: Any, obs_seq: list[dict[str, np.ndarray]], lstm: bool) -> np.ndarray:
@@ -132,8 +121,8 @@ def test_a_dominant_prior_schedules_exactly_like_planaria(
 ) -> None:
     """The exported policy rebuilds the Planaria variant it was trained with (policy.json)."""
     cfg = {**CFG, "num_requests": 60, "load": 0.9, "planaria_params": params}
-    _export(tmp_path, {"fcnet_hiddens": [8], "action_prior_weight": 1e4}, cfg)
-    assert json.loads((tmp_path / POLICY_JSON).read_text())["planaria_params"] == params
+    _export(tmp_path, {"fcnet_hiddens": [8], "action_prior_weight": 1e4}, planaria_params=params)
+    assert json.loads((tmp_path / POLICY_JSON).read_text())["recipe"]["planaria_params"] == params
     source = MultiAccelEnv(cfg).source
     results = []
     for ref, kw in ((f"rl:{tmp_path}", None), ("planaria", params), ("planaria", None)):
@@ -153,8 +142,7 @@ def test_evaluate_shows_the_prior_and_a_paired_difference(tmp_path: Path) -> Non
     from relmas.rl.evaluate import evaluate, format_table
 
     params = {"priority_exponent": 0.0}
-    cfg = {**CFG, "num_requests": 60, "load": 0.9, "planaria_params": params}
-    _export(tmp_path, {"fcnet_hiddens": [8], "action_prior_weight": 1e4}, cfg)
+    _export(tmp_path, {"fcnet_hiddens": [8], "action_prior_weight": 1e4}, planaria_params=params)
     report = evaluate(tmp_path, "toy", "2s2e", [0, 1, 2])
     assert report["prior"]["name"] == "planaria[priority_exponent=0.0]"
     assert report["prior"]["sla_rate_per_seed"] == report["policy"]["sla_rate_per_seed"]

@@ -97,18 +97,21 @@ def _assert_tracked(store: str, report: dict[str, Any]) -> None:
 
 
 def test_one_env_runner_two_envs_logs_kpis(ray_local: Any, tmp_path: Path) -> None:
-    from relmas.rl.trainer import TrainSettings, train
+    from relmas.rl.recipe import Recipe
+    from relmas.rl.trainer import train
 
-    env_config = {"scenario": "toy", "hardware": "1s1e", "seeds": [0, 1], "num_requests": 6}
-    s = TrainSettings(
-        env_config=env_config,
+    s = Recipe(
+        scenario="toy",
+        hardware="1s1e",
+        train_seeds=2,
+        episode_requests=6,
         iterations=1,
-        num_env_runners=1,
-        num_envs_per_env_runner=2,
-        train_batch_size=128,
+        env_runners=1,
+        envs_per_runner=2,
+        batch_size=128,
         minibatch_size=64,
-        num_epochs=1,
-        model_config={"fcnet_hiddens": [16]},
+        epochs=1,
+        hidden=[16],
     )
     stats = train(s, tmp_path, None)
     assert len(stats) == 1 and stats[0].env_steps >= 128

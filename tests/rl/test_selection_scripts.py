@@ -35,17 +35,13 @@ def test_select_prior_prints_paired_differences_and_the_best() -> None:
 
 def test_select_policy_lists_the_prior_and_each_checkpoint(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from relmas_testkit import seeded_module
+    from relmas_testkit import export_policy
 
-    from relmas.env.multi_accel import MultiAccelEnv
-    from relmas.rl.export import export_module
-    from relmas.rl.trainer import TrainSettings, policy_meta
-
-    cfg = {"scenario": "toy", "hardware": "2s2e", "planaria_params": {"priority_exponent": 0.0}}
-    model_config = {"fcnet_hiddens": [8], "action_prior_weight": 1e4}
-    module = seeded_module(MultiAccelEnv(cfg), model_config)
-    meta = policy_meta(TrainSettings(env_config=cfg, model_config=model_config), 1)
-    export_module(module, tmp_path / "checkpoints" / "iter_000001", meta)
+    export_policy(
+        tmp_path / "checkpoints" / "iter_000001",
+        prior_weight=1e4,
+        planaria_params={"priority_exponent": 0.0},
+    )
     text = _run(
         "scripts/select_policy.py", str(tmp_path), "--scenario", "toy", "--seeds", "2",
     )  # fmt: skip

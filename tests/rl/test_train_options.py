@@ -1,19 +1,21 @@
 """``relmas train --config FILE``: the recipe file, flag precedence and one-line errors (no Ray).
 
 Why: the shipped policy must be reproducible from ``tune_configs/train_heavy.yaml`` alone, and a
-typo in a recipe must fail before Ray starts, naming the field.
+typo in a recipe must fail before Ray starts, naming the field. The flags are generated from the
+recipe model, so every field has one (and the same validation).
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
+import json
 from pathlib import Path
 
 import pytest
 
 from relmas.cli import train as train_cli
 from relmas.errors import UserError
+from relmas.rl.recipe import Recipe
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "tune_configs" / "train_heavy.yaml"
@@ -25,38 +27,55 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _recipe(argv: list[str]) -> Recipe:
+    return train_cli.recipe_of(train_cli.resolve_job(_parse(["train", *argv])))
+
+
 def test_shipped_recipe_validates_into_the_documented_settings() -> None:
-    s = train_cli.settings_from_args(_parse(["train", "--config", str(RECIPE)]))
-    env = s.env_config
-    assert (env["scenario"], env["hardware"], env["candidates"]) == ("heavy", "2s2e", "heuristic")
-    assert env["reward"]["name"] == "sla" and env["reward"]["energy"] > 0
-    assert s.model_config["action_prior_weight"] > 0
-    assert s.num_env_runners in (1, 2)
+    r = _recipe(["--config", str(RECIPE)])
+    env = r.env_config()
+    assert (env.scenario, env.hardware, env.candidates) == ("heavy", "2s2e", "heuristic")
+    assert env.reward is not None and env.reward["name"] == "sla" and env.reward["energy"] > 0
+    assert (
+        r.module_config({"top_k": 8, "num_accels": 4, "num_types": 2, "hints": True})[
+            "action_prior_weight"
+        ]
+        > 0
+    )
+    assert r.env_runners in (1, 2)
 
 
 def test_shipped_policy_was_trained_with_the_recipe() -> None:
-    """policy.json records its training settings; they must be the recipe's, or the recipe
-    does not reproduce what ships (the iteration is chosen on validation seeds, see docs)."""
-    import json
-
+    """policy.json records its training recipe; it must be the file's, or the file does not
+    reproduce what ships (the iteration is chosen on validation seeds, see docs)."""
     from relmas.rl.policy_scheduler import SHIPPED_DIR
 
-    shipped = json.loads((SHIPPED_DIR / "default" / "policy.json").read_text())["settings"]
-    recipe = asdict(train_cli.settings_from_args(_parse(["train", "--config", str(RECIPE)])))
-    for key in ("env_config", "model_config", "lr", "gamma", "train_batch_size", "seed"):
-        assert shipped[key] == recipe[key], key
-    assert shipped["iterations"] <= recipe["iterations"]
+    shipped = json.loads((SHIPPED_DIR / "default" / "policy.json").read_text())
+    assert Recipe.load(shipped["recipe"]) == _recipe(["--config", str(RECIPE)])
+    assert shipped["iterations"] <= shipped["recipe"]["iterations"]
+
+
+def test_every_recipe_field_is_a_flag_or_file_only() -> None:
+    file_only = set(train_cli.FILE_ONLY)
+    assert set(vars(_parse(["train"]))) >= set(Recipe.model_fields) - file_only
 
 
 def test_flags_override_the_file_and_defaults_fill_the_rest(tmp_path: Path) -> None:
     cfg = tmp_path / "r.yaml"
     cfg.write_text("scenario: toy\niterations: 7\nlr: 0.001\nout: x\n")
-    args = _parse(["train", "--config", str(cfg), "--iterations", "3", "--out", str(tmp_path)])
-    opts = train_cli.resolve_options(args)
-    assert (opts.scenario, opts.iterations, opts.lr) == ("toy", 3, 0.001)
-    assert opts.out == tmp_path and opts.hardware == "2s2e" and opts.candidates == "heuristic"
-    s = train_cli.settings_from_args(args)
-    assert "action_prior_weight" not in s.model_config, "no prior unless asked for"
+    job = train_cli.resolve_job(
+        _parse(["train", "--config", str(cfg), "--iterations", "3", "--out", str(tmp_path)])
+    )
+    assert (job.scenario, job.iterations, job.lr) == ("toy", 3, 0.001)
+    assert job.out == tmp_path and job.hardware == "2s2e" and job.candidates == "heuristic"
+    assert "action_prior_weight" not in train_cli.recipe_of(job).module_config(), "no prior"
+
+
+def test_reward_flag_takes_a_preset_and_coefficients(tmp_path: Path) -> None:
+    base = ["--out", str(tmp_path), "--scenario", "toy"]
+    assert _recipe([*base, "--reward", "sla"]).reward == {"name": "sla"}
+    r = _recipe([*base, "--reward", "sla", "--reward", "early_miss=true", "--reward", "energy=0.1"])
+    assert r.reward == {"name": "sla", "early_miss": True, "energy": 0.1}
 
 
 @pytest.mark.parametrize(
@@ -67,28 +86,37 @@ def test_flags_override_the_file_and_defaults_fill_the_rest(tmp_path: Path) -> N
         ("candidates: random\nout: x\n", "candidates"),
         ("scenario: toy\n", "out"),
         ("- a list\n", "mapping"),
+        ("pair_hidden: [8]\nlstm: 4\nout: x\n", "lstm"),
+        ("reward: {name: sla, miss: -1}\nout: x\n", "reward.miss"),
     ],
 )
 def test_bad_recipes_are_one_line_user_errors(tmp_path: Path, text: str, needle: str) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(text)
     with pytest.raises(UserError, match=needle) as info:
-        train_cli.resolve_options(_parse(["train", "--config", str(cfg)]))
+        train_cli.resolve_job(_parse(["train", "--config", str(cfg)]))
     assert "\n" not in str(info.value)
 
 
 def test_missing_config_file_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="does not exist"):
-        train_cli.resolve_options(_parse(["train", "--config", str(tmp_path / "no.yaml")]))
+        train_cli.resolve_job(_parse(["train", "--config", str(tmp_path / "no.yaml")]))
 
 
-def test_planaria_param_flags_replace_the_files_variant(tmp_path: Path) -> None:
-    base = ["train", "--config", str(RECIPE), "--out", str(tmp_path)]
-    assert train_cli.resolve_options(_parse(base)).planaria_params == {"priority_exponent": 0.5}
-    flags = ["--planaria-param", "priority_exponent=0", "--planaria-param", "work_conserving=true"]
-    opts = train_cli.resolve_options(_parse([*base, *flags]))
-    assert opts.planaria_params == {"priority_exponent": 0, "work_conserving": True}
+def test_planaria_params_flags_replace_the_files_variant(tmp_path: Path) -> None:
+    base = ["--config", str(RECIPE), "--out", str(tmp_path)]
+    assert _recipe(base).planaria_params == {"priority_exponent": 0.5}
+    flags = [
+        "--planaria-params",
+        "priority_exponent=0",
+        "--planaria-params",
+        "work_conserving=true",
+    ]
+    assert _recipe([*base, *flags]).planaria_params == {
+        "priority_exponent": 0,
+        "work_conserving": True,
+    }
     with pytest.raises(UserError, match=r"planaria_params: priority_exponent.*greater than"):
-        train_cli.resolve_options(_parse([*base, "--planaria-param", "priority_exponent=-1"]))
-    with pytest.raises(UserError, match="--planaria-param: 'x' is not KEY=VALUE"):
-        train_cli.resolve_options(_parse([*base, "--planaria-param", "x"]))
+        _recipe([*base, "--planaria-params", "priority_exponent=-1"])
+    with pytest.raises(UserError, match="--planaria-params: 'x' is not KEY=VALUE"):
+        _recipe([*base, "--planaria-params", "x"])

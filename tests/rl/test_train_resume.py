@@ -46,16 +46,15 @@ def test_resume_refusals_name_the_fix(tmp_path: Path) -> None:
         args.func(args)
     ckpt = out / "checkpoints" / "iter_000002"
     ckpt.mkdir(parents=True)
-    settings = {"env_config": {"other": 1}, "model_config": {}}
-    (ckpt / "policy.json").write_text(json.dumps({"settings": settings}))
-    with pytest.raises(UserError, match="another env_config"):
-        args = _parse([*base, "--resume", "--iterations", "5"])
-        args.func(args)
-    from relmas.cli.train import settings_from_args
+    from relmas.cli.train import recipe_of, resolve_job
 
     args = _parse([*base, "--resume", "--iterations", "2"])
-    s = settings_from_args(args)
-    settings = {"env_config": s.env_config, "model_config": s.model_config}
-    (ckpt / "policy.json").write_text(json.dumps({"settings": settings}))
+    recipe = recipe_of(resolve_job(args))
+    other = recipe.model_copy(update={"top_k": recipe.top_k + 1})
+    (ckpt / "policy.json").write_text(json.dumps({"recipe": other.as_mapping()}))
+    with pytest.raises(UserError, match="another env config"):
+        args5 = _parse([*base, "--resume", "--iterations", "5"])
+        args5.func(args5)
+    (ckpt / "policy.json").write_text(json.dumps({"recipe": recipe.as_mapping()}))
     with pytest.raises(UserError, match="--iterations: iter_000002 already reached 2"):
         args.func(args)

@@ -122,3 +122,34 @@ def exact_oversubscription_s(sim: Simulator) -> float:
         demand = sum(d for s, e, d in spans if s <= t0 and e >= t1)
         total += max(demand / chip.bandwidth_bytes_per_s - 1.0, 0.0) * (t1 - t0)
     return total
+
+
+def export_policy(
+    out: Path,
+    model_config: dict[str, Any] | None = None,
+    seed: int = 0,
+    perturb: Any = None,
+    **fields: Any,
+) -> tuple[Any, Any]:
+    """Export a freshly initialised policy for the toy recipe ``fields`` into ``out``.
+
+    ``model_config`` (default: the recipe's own) may differ from what the recipe derives, to
+    test export shapes a recipe cannot ask for (an LSTM with a head MLP); its prior weight is
+    copied into the recipe, which is what the numpy policy adds at decision time.
+    ``perturb(module)`` may change the weights before the export.
+    """
+    from relmas.env.multi_accel import MultiAccelEnv
+    from relmas.rl.export import export_module
+    from relmas.rl.recipe import Recipe
+    from relmas.rl.trainer import module_config, policy_meta
+
+    base = {"scenario": "toy", "hardware": "2s2e", "train_seeds": 1, "hidden": [8]}
+    if model_config and "action_prior_weight" in model_config:
+        fields = {**fields, "prior_weight": model_config["action_prior_weight"]}
+    recipe = Recipe(**{**base, **fields})
+    env = MultiAccelEnv(recipe.env_config())
+    module = seeded_module(env, model_config or module_config(recipe), seed)
+    if perturb is not None:
+        perturb(module)
+    export_module(module, out, policy_meta(recipe, 0))
+    return module, env

@@ -67,8 +67,9 @@ def test_pareto_front_drops_dominated_points() -> None:
 def test_rl_trials_build_the_shipped_recipes_policy_structure(tmp_path: Path) -> None:
     """rl: takes the recipe's prior, Planaria variant, pair head and discounting, and each
     trial's pair head gets the layout of that trial's chip."""
-    pytest.importorskip("ray")
-    from relmas.sweeps.trainables import train_settings
+    from relmas.rl.trainer import module_config
+    from relmas.sweeps.space import rl_space
+    from relmas.sweeps.trainables import trial_recipe
 
     rl = (
         "rl: {prior_weight: 1.5, pair_hidden: [16], gamma: 0.995, entropy_coeff: 0.0,"
@@ -79,15 +80,63 @@ def test_rl_trials_build_the_shipped_recipes_policy_structure(tmp_path: Path) ->
     cfg = load_sweep(path)
     trial = {
         "scenario": "light", "n_simba": 1, "n_eyeriss": 0, "dram_bandwidth_gbps": 8.0,
-        "rl": cfg.rl.model_dump(), "reward": dict(cfg.rl.reward),
+        "rl": {"eval_seeds": 1, "recipe": rl_space(cfg).first()},
     }  # fmt: skip
-    s = train_settings(trial)
-    assert s.env_config["planaria_params"] == {"priority_exponent": 0.5}
-    assert s.env_config["candidates"] == "heuristic"
-    assert (s.gamma, s.entropy_coeff) == (0.995, 0.0)
-    assert s.model_config["action_prior_weight"] == 1.5
-    head = s.model_config["pair_head"]
-    assert head["hidden"] == [16] and head["dims"]["num_accels"] == 1
+    r = trial_recipe(trial)
+    assert r.planaria_params == {"priority_exponent": 0.5} and r.candidates == "heuristic"
+    assert (r.gamma, r.entropy_coeff, r.env_runners) == (0.995, 0.0, 0)
+    assert (r.scenario, r.hardware) == ("light", "1s0e@8")
+    model = module_config(r)
+    assert model["action_prior_weight"] == 1.5
+    assert model["pair_head"]["hidden"] == [16] and model["pair_head"]["layout"]["num_accels"] == 1
+
+
+def test_every_rl_field_is_sweepable(tmp_path: Path) -> None:
+    """Any recipe value, and any value of planaria_params / reward, may be a dimension."""
+    pytest.importorskip("ray")
+    from relmas.sweeps.space import expected_trials, param_space
+
+    rl = (
+        "rl: {prior_weight: [1.0, 2.0], lr: {loguniform: [1.0e-4, 1.0e-3]},"
+        " hidden: {grid: [[16], [32, 32]]}, candidates: {choice: [heuristic, mixed]},"
+        " planaria_params: {priority_exponent: {uniform: [0.3, 0.7]}},"
+        " reward: {name: sla, early_miss: [true, false]}, eval_seeds: 2}\n"
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(BASE.format(t="rl", hw=HW) + rl)
+    cfg = load_sweep(path)
+    space = param_space(cfg, tmp_path)
+    recipe = space["rl"]["recipe"]
+    assert space["rl"]["eval_seeds"] == 2
+    assert recipe["prior_weight"] == {"grid_search": [1.0, 2.0]}
+    assert recipe["hidden"] == {"grid_search": [[16], [32, 32]]}
+    assert recipe["reward"]["name"] == "sla"
+    assert recipe["reward"]["early_miss"] == {"grid_search": [True, False]}
+    for key in ("lr", "candidates"):
+        assert type(recipe[key]).__name__ in ("Float", "Categorical"), key
+    assert type(recipe["planaria_params"]["priority_exponent"]).__name__ == "Float"
+    assert expected_trials(cfg) == 2 * 2 * 2 * 2  # three rl grids x the two chips of HW
+
+
+@pytest.mark.parametrize(
+    ("rl", "needle"),
+    [
+        ("{prior_weight: [1.0, -1.0]}", r"rl\.prior_weight: .*greater than or equal to 0"),
+        ("{planaria_params: {priority_exponent: [0.5, -2]}}", r"rl\.planaria_params"),
+        ("{reward: {name: [sla, slaa]}}", r"rl\.reward\.name: unknown reward 'slaa'"),
+        ("{hidden: {grid: [[16], [0]]}}", r"rl\.hidden\.0"),
+        ("{scenario: heavy}", r"rl\.scenario: is set by the sweep"),
+        ("{lrr: 0.1}", r"rl\.lrr: unknown key; did you mean 'lr'"),
+    ],
+)
+def test_a_bad_value_anywhere_in_an_rl_dimension_is_one_line(
+    tmp_path: Path, rl: str, needle: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BASE.format(t="rl", hw=HW) + f"rl: {rl}\n")
+    with pytest.raises(UserError, match=needle) as err:
+        load_sweep(path)
+    assert "\n" not in str(err.value)
 
 
 def test_bad_planaria_params_in_a_sweep_is_one_line(tmp_path: Path) -> None:

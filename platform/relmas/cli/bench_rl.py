@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from relmas.rl.recipe import Recipe
+
 
 def register_bench(bench_subparsers: Any) -> None:
     """Add ``bench rl``."""
@@ -92,11 +94,10 @@ def bench_env(env_config: dict[str, Any], seconds: float, slices: int = 10) -> d
     }
 
 
-def _sampling_rate(env_config: dict[str, Any], runners: int, steps: int) -> float:
-    from relmas.rl.trainer import TrainSettings, build_config
+def _sampling_rate(recipe: Recipe, runners: int, steps: int) -> float:
+    from relmas.rl.trainer import build_config
 
-    s = TrainSettings(env_config=env_config, num_env_runners=runners)
-    algo = build_config(s).build_algo()
+    algo = build_config(recipe.model_copy(update={"env_runners": runners})).build_algo()
     try:
         group = algo.env_runner_group
 
@@ -116,7 +117,7 @@ def _sampling_rate(env_config: dict[str, Any], runners: int, steps: int) -> floa
         algo.stop()
 
 
-def bench_rllib(env_config: dict[str, Any], steps: int) -> dict[str, float]:
+def bench_rllib(recipe: Recipe, steps: int) -> dict[str, float]:
     """RLlib EnvRunner sampling throughput with 1 and 2 runners."""
     import os
 
@@ -130,8 +131,8 @@ def bench_rllib(env_config: dict[str, Any], steps: int) -> dict[str, float]:
         configure_logging=False,
     )
     try:
-        one = _sampling_rate(env_config, 1, steps)
-        two = _sampling_rate(env_config, 2, steps)
+        one = _sampling_rate(recipe, 1, steps)
+        two = _sampling_rate(recipe, 2, steps)
     finally:
         ray.shutdown()
     return {
@@ -141,13 +142,13 @@ def bench_rllib(env_config: dict[str, Any], steps: int) -> dict[str, float]:
     }
 
 
-def _random_policy(chip: Any, top_k: int, candidates: str = "heuristic") -> Any:
+def _random_policy(chip: Any, recipe: Recipe) -> Any:
     """A policy scheduler with random 128x128 tanh weights: the latency of an untrained net."""
     from relmas.env.features import FeatureEncoder
     from relmas.rl.export import NumpyPolicy
     from relmas.rl.policy_scheduler import PolicyScheduler
 
-    enc = FeatureEncoder(chip, top_k, candidates=candidates)
+    enc = FeatureEncoder(chip, recipe.top_k, candidates=recipe.candidates)
     rng = np.random.default_rng(0)
     dims = [enc.obs_dim, 128, 128, enc.num_actions]
     layers = [
@@ -159,29 +160,26 @@ def _random_policy(chip: Any, top_k: int, candidates: str = "heuristic") -> Any:
         for j, (i, o) in enumerate(itertools.pairwise(dims))
     ]
     meta = {
-        "top_k": top_k,
+        "recipe": recipe.as_mapping(),
         "obs_dim": enc.obs_dim,
-        "candidates": enc.candidate_rule,
+        "priority_scale": enc.priority_scale,
+        "layout": enc.layout.to_dict(),
         "accel_types": [chip.type_names[t] for t in chip.accel_type],
     }
     return PolicyScheduler(NumpyPolicy(layers[:2], layers[2:]), meta, "random")
 
 
-def bench_decision_latency(env_config: dict[str, Any], checkpoint: Path | None) -> dict[str, float]:
+def bench_decision_latency(recipe: Recipe, checkpoint: Path | None) -> dict[str, float]:
     """Per-decision latency of the numpy policy scheduler over one simulated episode."""
     from relmas.env.sources import make_source
     from relmas.rl.policy_scheduler import load_policy_scheduler
 
-    source = make_source(env_config)
+    source = make_source(recipe.env_config())
     sim = source.make_simulator(0)
     if checkpoint is not None:
         sched = load_policy_scheduler(checkpoint)
     else:
-        sched = _random_policy(
-            source.chip,
-            int(env_config.get("top_k", 8)),
-            str(env_config.get("candidates", "heuristic")),
-        )
+        sched = _random_policy(source.chip, recipe)
     sched.reset(sim, np.random.default_rng(0))
     times_ns = []
     while sim.advance():
@@ -199,21 +197,19 @@ def bench_decision_latency(env_config: dict[str, Any], checkpoint: Path | None) 
 
 def run_bench_rl(args: argparse.Namespace) -> int:
     """Run the benchmarks and print a table or JSON."""
-    env_config = {
-        "scenario": args.scenario,
-        "hardware": args.hardware,
-        "seeds": [0, 1, 2],
-        "candidates": args.candidates,
-    }
+    recipe = Recipe(
+        scenario=args.scenario, hardware=args.hardware, train_seeds=3, candidates=args.candidates
+    )
+    env_config = recipe.env_config().as_mapping()
     out: dict[str, Any] = {
         "scenario": args.scenario,
         "hardware": args.hardware,
         "candidates": args.candidates,
     }
     out.update(bench_env(env_config, args.seconds))
-    out.update(bench_decision_latency(env_config, args.checkpoint))
+    out.update(bench_decision_latency(recipe, args.checkpoint))
     if not args.no_rllib:
-        out.update(bench_rllib(env_config, args.sample_steps))
+        out.update(bench_rllib(recipe, args.sample_steps))
     if args.json:
         print(json.dumps(out, indent=2))
     else:

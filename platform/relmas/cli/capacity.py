@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from relmas.cli.common import dumps, fmt, positive_float, positive_int, print_table
+from relmas.cli.common import fmt, positive_float, positive_int, print_table
 from relmas.cli.compare import expand_schedulers
 from relmas.cli.simulate import add_setup_args
 from relmas.errors import UserError
 from relmas.evaluation.capacity import latency_bounded_load
 from relmas.evaluation.runner import RunSpec, cached_setup, default_jobs
+from relmas.files import dumps
 
 
 def register(subparsers: Any) -> None:

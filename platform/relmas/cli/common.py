@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -67,22 +65,6 @@ def float_list(value: str) -> list[float]:
     return values
 
 
-def _clean(obj: Any) -> Any:
-    """Replace NaN/inf (not valid JSON) by None, recursively."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    return obj
-
-
-def dumps(obj: Any) -> str:
-    """Strict JSON (NaN becomes null) with stable indentation."""
-    return json.dumps(_clean(obj), indent=2, allow_nan=False)
-
-
 def check_output(path: Path, field: str, *, directory: bool) -> None:
     """Refuse an output path that cannot be written, before any work is done.
 
@@ -113,19 +95,6 @@ def output_errors(field: str) -> Iterator[None]:
         where = exc.filename or "the output"
         problem = f"cannot write {where} ({exc.strerror or exc})"
         raise UserError(field, problem, "choose another path") from None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file via a temporary file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def fmt(value: Any, unit: str = "") -> str:

@@ -12,13 +12,11 @@ import numpy as np
 
 from relmas.cli.common import (
     check_output,
-    dumps,
     float_list,
     fmt,
     output_errors,
     positive_int,
     print_table,
-    write_atomic,
 )
 from relmas.cli.simulate import add_setup_args
 from relmas.errors import UserError
@@ -26,6 +24,7 @@ from relmas.evaluation import plots
 from relmas.evaluation.runner import RunSpec, cached_setup, default_jobs, run_many, simulate
 from relmas.evaluation.summary import best_by, summarize
 from relmas.experiment import Setup, make_simulator
+from relmas.files import dumps, write_atomic
 from relmas.schedulers import make_scheduler, scheduler_names
 from relmas.tracking import add_tracking_args, comparison_run, log_comparison
 

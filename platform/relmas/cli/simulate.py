@@ -8,16 +8,15 @@ from typing import Any
 
 from relmas.cli.common import (
     check_output,
-    dumps,
     fmt,
     non_negative_int,
     output_errors,
     positive_float,
     print_table,
-    write_atomic,
 )
 from relmas.errors import UserError
 from relmas.experiment import load_setup, make_simulator
+from relmas.files import dumps, write_atomic
 from relmas.loaders.safe_yaml import parse_yaml
 from relmas.schedulers import make_scheduler, scheduler_class, scheduler_names
 from relmas.sim.metrics import compute_metrics

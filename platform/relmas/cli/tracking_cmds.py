@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from relmas.cli.common import dumps, port
+from relmas.cli.common import port
 from relmas.errors import UserError
+from relmas.files import dumps
 
 
 def register(subparsers: Any) -> None:

@@ -20,8 +20,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from relmas.cli.common import check_output, claim_sigterm, dumps, fmt, print_table
+from relmas.cli.common import check_output, claim_sigterm, fmt, print_table
 from relmas.errors import UserError
+from relmas.files import dumps
 from relmas.sweeps import cluster
 from relmas.sweeps.cluster import ClusterTarget
 from relmas.tracking import TrackingOptions, add_tracking_args, options_from_args

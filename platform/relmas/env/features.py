@@ -5,16 +5,11 @@ importing gymnasium or torch: a policy can only be trusted at evaluation time if
 the features it was trained on. Arrays are preallocated once per chip and overwritten in place,
 because an env step must cost microseconds, not allocations.
 
-Layout of the flat observation (all float32, clipped to ``[-CLIP, CLIP]``):
-``K`` candidate blocks of ``candidate_dim`` values, then ``N`` sub-accelerator blocks of
-``accel_dim`` values, then ``global_dim`` global values. Candidates are the ``K`` ready requests
-chosen by :meth:`FeatureEncoder.select_candidates`, padded with zeros.
-
-With the ``heuristic`` candidate rule each candidate block also carries ``1 + len(ORDERINGS)``
-flags (is Planaria's next dispatch; rank score ``(n - rank) / n`` in the top ``n`` of Planaria,
-SJF, least-laxity and EDF orders), each sub-accelerator block a flag "Planaria's unit", and the
-globals a flag "Planaria would wait". ``prior`` is the one-hot of Planaria's action (a
-heuristic prior the policy may add to its logits, see :mod:`relmas.rl.module`).
+The layout of the flat observation (all float32, clipped to ``[-CLIP, CLIP]``) is declared in
+:mod:`relmas.env.layout`; the encoder writes its rows in exactly that order. Candidates are the
+``K`` ready requests chosen by :meth:`FeatureEncoder.select_candidates`, padded with zeros.
+``prior`` is the one-hot of Planaria's action (a heuristic prior the policy may add to its
+logits, see :mod:`relmas.rl.module`).
 """
 
 from __future__ import annotations
@@ -27,6 +22,8 @@ import numpy as np
 from pydantic import ValidationError
 
 from relmas.env.candidates import ORDERINGS, DeadlineWorkOrderings, Orderings, interleave
+from relmas.env.config import CANDIDATE_RULES
+from relmas.env.layout import GLOBAL_FIELDS, UNIT_FIELDS, ObsLayout
 from relmas.errors import UserError
 from relmas.loaders.validation import validation_error
 from relmas.schedulers.planaria import PlanariaParams, PlanariaScheduler
@@ -34,11 +31,9 @@ from relmas.sim.chip import Chip
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Request
 
-ENV_ID = "relmas/MultiAccel-v0"
 ENV_VERSION = 1  # bump whenever the observation, action or reward semantics change
+ENV_ID = f"relmas/MultiAccel-v{ENV_VERSION}"  # the registered id names the version it builds
 CLIP = 10.0
-CANDIDATE_RULES = ("heuristic", "mixed", "deadline")
-GLOBAL_DIM = 5  # without the heuristic rule's "Planaria waits" flag
 
 
 def planaria_variant(params: Mapping[str, Any]) -> PlanariaScheduler:
@@ -91,12 +86,11 @@ class FeatureEncoder:
             Orderings(self.rank_depth, planaria_variant(self.planaria_params)) if hint else None
         )
         self._simple = None if hint else DeadlineWorkOrderings(top_k)
-        self.candidate_dim = 4 + 5 * self.num_types + hint * (1 + len(ORDERINGS))
-        self.accel_dim = self.num_types + 4 + hint
-        self.global_dim = GLOBAL_DIM + hint
-        self.obs_dim = (
-            top_k * self.candidate_dim + self.num_accels * self.accel_dim + self.global_dim
-        )
+        self.layout = layout = ObsLayout(top_k, self.num_accels, self.num_types, hint)
+        self.candidate_dim = layout.candidate_dim
+        self.accel_dim = layout.accel_dim
+        self.global_dim = layout.global_dim
+        self.obs_dim = layout.obs_dim
         self.num_actions = top_k * self.num_accels + 1
         self.wait_action = self.num_actions - 1
         self.obs = np.zeros(self.obs_dim, dtype=np.float32)
@@ -105,18 +99,6 @@ class FeatureEncoder:
         self._mask_grid = self.mask[:-1].reshape(top_k, self.num_accels)  # a view of ``mask``
         self.candidates: list[Request] = []
         self._precompute(chip)
-
-    @property
-    def pair_dims(self) -> dict[str, int]:
-        """The observation layout a per-(candidate, unit) scorer slices (see rl/pair_head.py)."""
-        return {
-            "top_k": self.top_k,
-            "num_accels": self.num_accels,
-            "num_types": self.num_types,
-            "candidate_dim": self.candidate_dim,
-            "accel_dim": self.accel_dim,
-            "global_dim": self.global_dim,
-        }
 
     def _precompute(self, chip: Chip) -> None:
         """Static per-(model, layer) candidate features, computed once per chip.
@@ -130,7 +112,8 @@ class FeatureEncoder:
             for m, n in enumerate(chip.num_layers)
         ]
         self.time_scale_s = float(np.mean(chip.isolated_latency_s))
-        rows, self._row_offset = [], []
+        rows: list[list[float]] = []
+        self._row_offset: list[int] = []
         for m, n in enumerate(chip.num_layers):
             self._row_offset.append(len(rows))
             rows += [self._static_row(chip, m, layer) for layer in range(n)]
@@ -152,13 +135,17 @@ class FeatureEncoder:
         Padding rows make the list exactly ``obs_dim`` long (no zeroing of ``obs``); the clip
         bounds are arrays because numpy's scalar-operand path costs more than the clip itself.
         """
-        pad = self.accel_dim - self.num_types - 4  # the heuristic rule's "Planaria's unit" flag
+        pad = len(self.layout.unit_fields) - self.num_types - len(UNIT_FIELDS)  # planaria_unit
         self._accel_pad = [0.0] * pad
-        self._idle_rows = [row + [0.0] * (4 + pad) for row in self._onehot_rows]
-        self._global_pad = [0.0] * (self.global_dim - GLOBAL_DIM)
+        self._idle_rows = [row + [0.0] * (len(UNIT_FIELDS) + pad) for row in self._onehot_rows]
+        self._global_pad = [0.0] * (self.global_dim - len(GLOBAL_FIELDS))
         self._no_hints: list[list[float]] = [[]] * self.top_k  # the other rules have no flags
         cd, k = self.candidate_dim, self.top_k
         self._candidate_pad = [[0.0] * ((k - n) * cd) for n in range(k + 1)]
+        if self.layout.hints:
+            self._waits_index = self.layout.index("planaria_waits")
+            units = range(self.num_accels)
+            self._unit_flag_index = [self.layout.index("planaria_unit", unit=a) for a in units]
         depth = self.rank_depth
         self._rank_weights = [(depth - j) / depth for j in range(depth)]
         self._lo = np.full(self.obs_dim, -CLIP, dtype=np.float32)
@@ -226,7 +213,7 @@ class FeatureEncoder:
         if self.orderings is not None:
             self._encode_hints(flat)
         obs = self.obs
-        self._pack(obs, 0, *flat)
+        self._pack(obs, 0, *flat)  # type: ignore[arg-type]  # ndarray is a buffer; stubs lag
         np.minimum(obs, self._hi, out=obs)  # == np.clip (NaN and -0.0 included), ~2x cheaper
         np.maximum(obs, self._lo, out=obs)
         mask = self.mask
@@ -241,11 +228,11 @@ class FeatureEncoder:
         """Planaria's unit or "Planaria waits" (set in ``flat``), and the action prior."""
         self.prior.fill(0.0)
         if self.choice is None:
-            flat[-1] = 1.0
+            flat[self._waits_index] = 1.0
             self.prior[self.wait_action] = 1.0
             return
         a = self.choice[1]  # its request is always candidate 0
-        flat[self.top_k * self.candidate_dim + (a + 1) * self.accel_dim - 1] = 1.0
+        flat[self._unit_flag_index[a]] = 1.0
         self.prior[a] = 1.0
 
     def _candidate_values(self, sim: Simulator, cands: list[Request]) -> list[float]:

@@ -1,4 +1,4 @@
-"""Gymnasium env over the discrete-event simulator the heuristics use (``relmas/MultiAccel-v0``)."""
+"""Gymnasium env over the discrete-event simulator the heuristics use (``relmas/MultiAccel-v1``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from relmas.env.config import EnvConfig
 from relmas.env.features import CLIP, ENV_ID, ENV_VERSION, FeatureEncoder
 from relmas.env.rewards import OutcomeTracker, StepEvents, make_reward
 from relmas.env.sources import make_source
@@ -68,14 +69,11 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
     ``energy_per_inference_j``...). Never truncated (traces are finite).
 
     ## Arguments
-    ``config`` dict: ``scenario`` (``"toy"`` or a preset), ``hardware`` (``"2s2e"``...),
-    ``seeds`` (episode seeds; ``reset(seed=s)`` picks one deterministically), ``top_k`` (8),
-    ``candidates`` (``heuristic``: Planaria's next dispatch then the top picks of Planaria, SJF,
-    least-laxity and EDF, with flags; ``mixed``: half earliest-deadline, half
-    least-remaining-work; ``deadline``),
-    ``planaria_params`` (the Planaria variant behind the flags and the prior, e.g.
-    ``{priority_exponent: 0.5}``; default: the paper's), ``reward`` (dict),
-    ``decision_period_s`` (None = event-driven), ``strict`` (True).
+    ``config``: a mapping validated once by :class:`relmas.env.config.EnvConfig` (``scenario``,
+    ``hardware``, ``seeds``, ``top_k``, ``candidates``, ``planaria_params``, ``reward``,
+    ``decision_period_s``, ``num_requests``, ``strict``...); an unknown key or a bad value is a
+    one-line :class:`~relmas.errors.UserError` naming it, whether the env is built directly, by
+    ``gym.make(ENV_ID, config=...)``, by RLlib or by a Tune trial.
 
     ## Version History
     * v0: initial version (default candidates ``mixed``).
@@ -89,22 +87,20 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium convention)
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        config = dict(config or {})
-        self.config = config
-        self.source = make_source(config)
-        self.seeds = [int(s) for s in config.get("seeds", range(100))]
-        if not self.seeds:
-            raise UserError("seeds", "is empty", "give at least one episode seed")
-        self.strict = bool(config.get("strict", True))
+        cfg = EnvConfig.from_mapping(config)  # the one gate: gym.make, RLlib, Tune, the CLI
+        self.config = cfg
+        self.source = make_source(cfg)
+        self.seeds = list(cfg.seeds)
+        self.strict = cfg.strict
         self.encoder = FeatureEncoder(
             self.source.chip,
-            int(config.get("top_k", 8)),
-            candidates=str(config.get("candidates", "heuristic")),
-            planaria_params=config.get("planaria_params"),
+            cfg.top_k,
+            candidates=cfg.candidates,
+            planaria_params=cfg.planaria_params,
         )
         enc = self.encoder
         self.reward_fn = make_reward(
-            config.get("reward"), enc.time_scale_s, float(np.mean(enc._mean_layer_j))
+            cfg.reward, enc.time_scale_s, float(np.mean(enc._mean_layer_j))
         )
         self.action_space = spaces.Discrete(enc.num_actions)
         self.observation_space = spaces.Dict(

@@ -21,6 +21,7 @@ Presets (``reward: {"name": ..., <coefficient overrides>}``):
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, NamedTuple
@@ -183,6 +184,20 @@ class ShapedReward:
         return r
 
 
+def _check_coefficient(key: str, value: Any) -> None:
+    """A flag must be a bool; a coefficient a finite number >= 0 (the sign is in the formula)."""
+    default = getattr(RewardCoefficients(), key)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise UserError(f"reward.{key}", f"must be true or false, got {value!r}")
+        return
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok:
+        raise UserError(f"reward.{key}", f"must be a finite number, got {value!r}", "e.g. 0.1")
+    if value < 0:
+        raise UserError(f"reward.{key}", f"must be >= 0, got {value}", "the sign is built in")
+
+
 def make_reward(
     spec: Mapping[str, Any] | None, time_scale_s: float, energy_scale_j: float
 ) -> ShapedReward:
@@ -198,7 +213,6 @@ def make_reward(
             f"reward.{unknown[0]}", "unknown coefficient", did_you_mean(unknown[0], known)
         )
     for key, value in spec.items():
-        if not isinstance(value, bool) and float(value) < 0:
-            raise UserError(f"reward.{key}", f"must be >= 0, got {value}", "the sign is built in")
+        _check_coefficient(key, value)
     coef = replace(PRESETS[name], **spec)
     return ShapedReward(name, coef, time_scale_s, energy_scale_j)

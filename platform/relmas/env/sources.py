@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from relmas.env.config import EnvConfig
 from relmas.errors import UserError
 from relmas.sim.chip import Chip
 from relmas.sim.engine import Simulator
@@ -71,19 +72,20 @@ def _toy_tables(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any
 class ToySource:
     """Toy chip + Poisson requests; deadlines are ``sla_multiplier`` x isolated latency."""
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        accel_types = parse_hardware(str(config.get("hardware", "2s2e")))
+    def __init__(self, config: EnvConfig | Mapping[str, Any]) -> None:
+        config = EnvConfig.from_mapping(config)
+        accel_types = parse_hardware(config.hardware)
         compute, dram = _toy_tables(np.random.default_rng(0))
         energy = {m: {t: v * 1e3 for t, v in per.items()} for m, per in compute.items()}
-        bandwidth = float(config.get("toy_bandwidth_bytes_per_s", 16e9)) * len(accel_types) / 4
+        bandwidth = config.toy_bandwidth_bytes_per_s * len(accel_types) / 4
         self.chip = toy_chip(
             accel_types, compute, bandwidth_bytes_per_s=bandwidth, dram_bytes=dram, energy_j=energy
         )
-        self.num_requests = int(config.get("num_requests", 60))
-        self.load = float(config.get("load", 0.7))
-        self.sla_multiplier = float(config.get("sla_multiplier", 3.0))
-        self.drop_hopeless = bool(config.get("drop_hopeless", False))
-        self.decision_period_s = config.get("decision_period_s")
+        self.num_requests = config.num_requests or 60
+        self.load = config.load
+        self.sla_multiplier = config.sla_multiplier
+        self.drop_hopeless = config.drop_hopeless
+        self.decision_period_s = config.decision_period_s
 
     def specs(self, seed: int) -> list[RequestSpec]:
         """The request trace of ``seed``: Poisson arrivals at the configured offered load."""
@@ -119,17 +121,18 @@ class ToySource:
 class ExperimentSource:
     """A scenario preset on a hardware composition, via ``relmas.experiment``."""
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: EnvConfig | Mapping[str, Any]) -> None:
         from relmas import experiment  # lazy: pulls in the cost model and the scenario loader
 
+        config = EnvConfig.from_mapping(config)
         self._experiment = experiment
-        setup = experiment.load_setup(str(config["scenario"]), str(config["hardware"]))
-        if config.get("num_requests"):  # shorter training episodes over the same arrival process
-            scen = setup.scenario.model_copy(update={"num_requests": int(config["num_requests"])})
+        setup = experiment.load_setup(config.scenario, config.hardware)
+        if config.num_requests:  # shorter training episodes over the same arrival process
+            scen = setup.scenario.model_copy(update={"num_requests": config.num_requests})
             setup = dataclasses.replace(setup, scenario=scen)
         self.setup = setup
         self.chip = setup.chip
-        self.decision_period_s = config.get("decision_period_s")
+        self.decision_period_s = config.decision_period_s
 
     def make_simulator(self, seed: int, bandwidth_policy: str | None = None) -> Simulator:
         """The experiment's seeded simulator (same requests the heuristics see for ``seed``)."""
@@ -141,8 +144,7 @@ class ExperimentSource:
         )
 
 
-def make_source(config: Mapping[str, Any]) -> EpisodeSource:
-    """The source named by ``config["scenario"]`` (``"toy"`` or a scenario preset)."""
-    if str(config.get("scenario", "toy")) == "toy":
-        return ToySource(config)
-    return ExperimentSource(config)
+def make_source(config: EnvConfig | Mapping[str, Any] | None) -> EpisodeSource:
+    """The source named by the config's ``scenario`` (``"toy"`` or a scenario preset)."""
+    cfg = EnvConfig.from_mapping(config)
+    return ToySource(cfg) if cfg.scenario == "toy" else ExperimentSource(cfg)

@@ -23,7 +23,7 @@ _FLOAT_FIELDS = ("compute_s", "dram_bytes", "energy_dynamic_j", "utilization")
 
 def _frozen(values: Sequence[float] | np.ndarray, dtype: type) -> np.ndarray:
     """A read-only 1-D copy with the given dtype."""
-    array = np.array(values, dtype=dtype)
+    array: np.ndarray = np.array(values, dtype=dtype)
     array.setflags(write=False)
     return array
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 
 import relmas.hardware as cost_model
 from relmas.errors import unknown_name
+from relmas.files import write_with
 from relmas.hardware.tables import ModelCostTable, build_cost_table
 from relmas.loaders import hardware
 from relmas.loaders import models as catalog
@@ -82,16 +82,9 @@ def _read(path: Path) -> ModelCostTable | None:
 
 
 def _write(path: Path, table: ModelCostTable) -> None:
-    """Atomic write: temp file in the same directory, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **table.to_arrays())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Atomic write: concurrent workers never read a half-written table."""
+    arrays = table.to_arrays()
+    write_with(path, lambda fh: np.savez(fh, **arrays))
 
 
 def cost_table(model: str, accel: str) -> ModelCostTable:

@@ -16,6 +16,7 @@ import numpy as np
 from relmas.env.sources import EpisodeSource, make_source
 from relmas.evaluation.summary import rank_key
 from relmas.rl.policy_scheduler import load_policy_scheduler
+from relmas.rl.recipe import Recipe
 from relmas.schedulers.base import Scheduler
 from relmas.schedulers.registry import make_scheduler, scheduler_names
 from relmas.sim.metrics import compute_metrics
@@ -67,14 +68,9 @@ def evaluate(
 ) -> dict[str, Any]:
     """Policy metrics, every heuristic's metrics, the best heuristic and the ratios."""
     policy = load_policy_scheduler(policy_dir)
+    period_s = policy.recipe.decision_period_s  # a periodic policy is judged periodically
     source = make_source(
-        {
-            "scenario": scenario,
-            "hardware": hardware,
-            "decision_period_s": policy.meta.get("settings", {})
-            .get("env_config", {})
-            .get("decision_period_s"),
-        }
+        {"scenario": scenario, "hardware": hardware, "decision_period_s": period_s}
     )
     report: dict[str, Any] = {
         "scenario": scenario,
@@ -89,7 +85,7 @@ def evaluate(
             report["heuristics"][name] = run_scheduler(source, make_scheduler(name), seeds)
         except Exception as exc:  # a broken peer heuristic must not hide the policy's result
             report["errors"][name] = f"{type(exc).__name__}: {exc}"
-    _add_prior(report, policy.meta, source, seeds)
+    _add_prior(report, policy.recipe, source, seeds)
     if report["heuristics"]:
         best = _best(report["heuristics"])
         ref = report["heuristics"][best]
@@ -105,7 +101,7 @@ def evaluate(
 
 
 def _add_prior(
-    report: dict[str, Any], meta: dict[str, Any], source: EpisodeSource, seeds: Sequence[int]
+    report: dict[str, Any], recipe: Recipe, source: EpisodeSource, seeds: Sequence[int]
 ) -> None:
     """The policy's own prior heuristic, when it is a Planaria variant, as a separate row.
 
@@ -113,8 +109,8 @@ def _add_prior(
     that is not one of the registered defaults; showing that heuristic alone beside the policy
     separates what the prior gives from what training adds. It never counts as "best heuristic".
     """
-    params = meta.get("planaria_params") or {}
-    if not params or not meta.get("action_prior_weight"):
+    params = recipe.planaria_params
+    if not params or not recipe.prior_weight:
         return
     label = "planaria[" + ",".join(f"{k}={v}" for k, v in sorted(params.items())) + "]"
     report["prior"] = {

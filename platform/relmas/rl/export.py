@@ -19,12 +19,15 @@ from typing import Any
 import numpy as np
 
 from relmas.errors import UserError
+from relmas.files import dumps, write_atomic
 from relmas.rl.pair_numpy import NumpyPairHead
 
 POLICY_NPZ = "policy.npz"
 POLICY_JSON = "policy.json"
-FORMAT_VERSION = 3  # 3 added the optional pair head; 2 (no pair head) still reads
-READABLE_FORMATS = (2, 3)
+# 3 added the optional pair head; 4 records the training recipe and the observation layout
+# (relmas.rl.recipe, relmas.env.layout) instead of copies of their values.
+FORMAT_VERSION = 4
+READABLE_FORMATS = (4,)
 _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tanh": np.tanh,
     "relu": lambda x: np.maximum(x, 0.0),
@@ -105,7 +108,7 @@ def export_module(module: Any, out_dir: Path, meta: Mapping[str, Any]) -> Path:
         post_activations=[a for _, _, a in post],
         pair_activations=[a for _, _, a in pair],
     )
-    (out_dir / POLICY_JSON).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    write_atomic(out_dir / POLICY_JSON, dumps(doc, sort_keys=True) + "\n")
     return out_dir / POLICY_NPZ
 
 
@@ -203,6 +206,5 @@ def load_numpy_policy(policy_dir: Path) -> NumpyPolicy:
                 (data[f"pair_w{i}"], data[f"pair_b{i}"], _ACTIVATIONS[a])
                 for i, a in enumerate(meta["pair_activations"])
             ]
-            dims = meta["model_config"]["pair_head"]["dims"]
-            pair = NumpyPairHead(dims, layers, (data["wait_w"], data["wait_b"]))
+            pair = NumpyPairHead(meta["layout"], layers, (data["wait_w"], data["wait_b"]))
     return NumpyPolicy(pre, post, lstm, pair)

@@ -12,7 +12,7 @@ the logits. A freshly initialised network has near-zero logits, so the greedy po
 Planaria and PPO learns *where to deviate* instead of rediscovering the heuristic from scratch;
 the exported numpy policy adds the same term (``policy.json`` records ``w``).
 
-Pair head: with ``model_config["pair_head"] = {"dims": {...}, "hidden": [64]}`` the logits come
+Pair head: with ``model_config["pair_head"] = {"layout": {...}, "hidden": [64]}`` the logits come
 from :class:`relmas.rl.pair_head.PairHead` (one scorer shared by every candidate/unit pair)
 instead of the flat MLP's pi head; the value function keeps the default MLP critic.
 """
@@ -55,7 +55,7 @@ class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
             if cfg.get("use_lstm"):
                 raise ValueError("pair_head does not combine with use_lstm")
             spec = cfg["pair_head"]
-            self.pair_head = PairHead(spec["dims"], spec.get("hidden", [64]))
+            self.pair_head = PairHead(spec["layout"], spec.get("hidden", [64]))
 
     def _split(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
         """(logit offset: log-mask plus the weighted prior, batch with the inner observations).

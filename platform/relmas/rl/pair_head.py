@@ -10,30 +10,32 @@ and outputs one logit; the same weights score all ``K * N`` pairs, so every step
 rule on every pair, and the result is invariant to the order of candidates and units. The wait
 logit is a linear function of the globals.
 
-Layout constants come from :class:`relmas.env.features.FeatureEncoder` (``pair_dims``); the
-numpy twin in :mod:`relmas.rl.pair_numpy` evaluates the exported weights identically.
+Where each row sits comes from :class:`relmas.env.layout.ObsLayout` (``model_config["pair_head"]
+["layout"]``, the layout's ``to_dict``); the numpy twin in :mod:`relmas.rl.pair_numpy` slices
+the same way and evaluates the exported weights identically.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-DIM_KEYS = ("top_k", "num_accels", "num_types", "candidate_dim", "accel_dim", "global_dim")
-TYPE_FEATURES = 5  # per-type values in a candidate row, after its 4 dynamic values
-TYPE_OFFSET = 4
+from relmas.env.layout import TYPE_FIELDS, ObsLayout
 
 
 class PairHead(nn.Module):
     """Logits ``[B, K*N + 1]`` from flat observations ``[B, D]``."""
 
-    def __init__(self, dims: Mapping[str, int], hidden: Sequence[int]) -> None:
+    def __init__(self, layout: Mapping[str, Any], hidden: Sequence[int]) -> None:
         super().__init__()
-        self.k, self.n, self.t, self.cd, self.ad, self.gd = (int(dims[k]) for k in DIM_KEYS)
+        self.layout = lay = ObsLayout.from_dict(dict(layout))
+        self.k, self.n, self.t = lay.top_k, lay.num_accels, lay.num_types
+        self.cd, self.ad, self.gd = lay.candidate_dim, lay.accel_dim, lay.global_dim
         layers: list[nn.Module] = []
-        prev = self.cd + self.ad + TYPE_FEATURES + self.gd
+        prev = self.cd + self.ad + len(TYPE_FIELDS) + self.gd
         for width in hidden:
             layers += [nn.Linear(prev, int(width)), nn.Tanh()]
             prev = int(width)
@@ -47,15 +49,12 @@ class PairHead(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Score every (candidate, unit) pair and the wait action."""
-        b, k, n, t = obs.shape[0], self.k, self.n, self.t
-        cand_end = k * self.cd
-        cand = obs[:, :cand_end].reshape(b, k, self.cd)
-        accel = obs[:, cand_end : cand_end + n * self.ad].reshape(b, n, self.ad)
-        glob = obs[:, cand_end + n * self.ad :]
-        per_type = cand[:, :, TYPE_OFFSET : TYPE_OFFSET + TYPE_FEATURES * t]
-        chosen = torch.einsum(
-            "bktf,bnt->bknf", per_type.reshape(b, k, t, TYPE_FEATURES), accel[:, :, :t]
-        )
+        b, k, n, t, lay = obs.shape[0], self.k, self.n, self.t, self.layout
+        cand = obs[:, lay.candidates].reshape(b, k, self.cd)
+        accel = obs[:, lay.units].reshape(b, n, self.ad)
+        glob = obs[:, lay.globals]
+        per_type = cand[:, :, lay.type_features].reshape(b, k, t, len(TYPE_FIELDS))
+        chosen = torch.einsum("bktf,bnt->bknf", per_type, accel[:, :, lay.unit_type])
         x = torch.cat(
             [
                 cand[:, :, None, :].expand(b, k, n, self.cd),

@@ -7,12 +7,11 @@ compare both on random observations.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-DIM_KEYS = ("top_k", "num_accels", "num_types", "candidate_dim", "accel_dim", "global_dim")
-TYPE_FEATURES = 5
-TYPE_OFFSET = 4
+from relmas.env.layout import TYPE_FIELDS, ObsLayout
 
 
 class NumpyPairHead:
@@ -20,24 +19,24 @@ class NumpyPairHead:
 
     def __init__(
         self,
-        dims: Mapping[str, int],
+        layout: Mapping[str, Any],
         layers: Sequence[tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]],
         wait: tuple[np.ndarray, np.ndarray],
     ) -> None:
-        self.k, self.n, self.t, self.cd, self.ad, self.gd = (int(dims[k]) for k in DIM_KEYS)
+        self.layout = lay = ObsLayout.from_dict(dict(layout))
+        self.k, self.n, self.t = lay.top_k, lay.num_accels, lay.num_types
+        self.cd, self.ad, self.gd = lay.candidate_dim, lay.accel_dim, lay.global_dim
         self.layers = [(w.T.copy(), b, act) for w, b, act in layers]
         self.wait_w, self.wait_b = wait[0].reshape(-1), float(wait[1].reshape(-1)[0])
-        self._logits = np.zeros(self.k * self.n + 1, np.float32)
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """Score all pairs of one observation (a fresh array each call)."""
-        k, n, t = self.k, self.n, self.t
-        cand_end = k * self.cd
-        cand = obs[:cand_end].reshape(k, self.cd)
-        accel = obs[cand_end : cand_end + n * self.ad].reshape(n, self.ad)
-        glob = obs[cand_end + n * self.ad :]
-        per_type = cand[:, TYPE_OFFSET : TYPE_OFFSET + TYPE_FEATURES * t].reshape(k, t, -1)
-        chosen = np.einsum("ktf,nt->knf", per_type, accel[:, :t])
+        k, n, t, lay = self.k, self.n, self.t, self.layout
+        cand = obs[lay.candidates].reshape(k, self.cd)
+        accel = obs[lay.units].reshape(n, self.ad)
+        glob = obs[lay.globals]
+        per_type = cand[:, lay.type_features].reshape(k, t, len(TYPE_FIELDS))
+        chosen = np.einsum("ktf,nt->knf", per_type, accel[:, lay.unit_type])
         x = np.concatenate(
             [
                 np.broadcast_to(cand[:, None, :], (k, n, self.cd)),

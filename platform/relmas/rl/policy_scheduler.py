@@ -23,6 +23,7 @@ from relmas.rl.export import (
     load_numpy_policy,
     read_meta,
 )
+from relmas.rl.recipe import Recipe
 from relmas.schedulers.base import Decision, Scheduler
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Dispatch
@@ -37,9 +38,10 @@ class PolicyScheduler(Scheduler):
         super().__init__()
         self.policy = policy
         self.meta = meta
+        self.recipe = Recipe.load(meta["recipe"], f"{source}/policy.json: recipe")
         self.source = source
         self.encoder: FeatureEncoder | None = None
-        self.prior_weight = float(meta.get("action_prior_weight", 0.0))
+        self.prior_weight = self.recipe.prior_weight
 
     def _check_chip(self, encoder: FeatureEncoder) -> None:
         """The chip must give the observation shape and actions the policy was trained on."""
@@ -47,7 +49,7 @@ class PolicyScheduler(Scheduler):
         if accel_types != self.meta["accel_types"] or encoder.obs_dim != self.meta["obs_dim"]:
             raise UserError(
                 "hardware",
-                f"policy {self.source} was trained on {self.meta.get('hardware')} "
+                f"policy {self.source} was trained on {self.recipe.hardware} "
                 f"({self.meta['accel_types']}, obs_dim {self.meta['obs_dim']}), not on "
                 f"{accel_types} (obs_dim {encoder.obs_dim})",
                 "evaluate on the training hardware or train a policy for this one",
@@ -60,12 +62,9 @@ class PolicyScheduler(Scheduler):
         self._build(sim)
 
     def _build(self, sim: Simulator) -> FeatureEncoder:
+        r = self.recipe
         enc = FeatureEncoder(
-            sim.chip,
-            int(self.meta["top_k"]),
-            float(self.meta.get("priority_scale", 9.0)),
-            str(self.meta.get("candidates", "mixed")),
-            self.meta.get("planaria_params"),
+            sim.chip, r.top_k, float(self.meta["priority_scale"]), r.candidates, r.planaria_params
         )
         self._check_chip(enc)
         self.encoder = enc
@@ -110,8 +109,10 @@ def resolve_policy_dir(policy_dir: str | Path) -> Path:
 # policy.json keys read at load or run time, with their JSON types.
 _META_TYPES: dict[str, type | tuple[type, ...]] = {
     "obs_dim": int,
-    "top_k": int,
+    "priority_scale": (int, float),
     "accel_types": list,
+    "layout": dict,
+    "recipe": dict,
     "pre_activations": list,
     "post_activations": list,
 }
@@ -140,9 +141,6 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
             raise UserError("checkpoint", problem, "re-export the policy with `relmas train`")
     if not all(isinstance(t, str) for t in meta["accel_types"]):
         raise UserError("checkpoint", f"{path} lists bad accel_types", "re-export the policy")
-    if not isinstance(meta.get("planaria_params", {}), dict):  # optional: {} before it existed
-        problem = f"{path / 'policy.json'} field 'planaria_params' is not a mapping"
-        raise UserError("checkpoint", problem, "re-export the policy with `relmas train`")
 
 
 def load_policy_scheduler(policy_dir: str | Path) -> PolicyScheduler:

@@ -8,15 +8,11 @@ iteration (iterations after it are trained again) need no Ray, so they run befor
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from relmas.errors import UserError
-
-if TYPE_CHECKING:
-    from relmas.cli.train_options import TrainOptions
-    from relmas.rl.trainer import TrainSettings
+from relmas.files import write_atomic
+from relmas.rl.recipe import Recipe
 
 
 def checkpoint_iteration(path: Path) -> int:
@@ -52,36 +48,35 @@ def rewind_metrics(out_dir: Path, iteration: int) -> int:
         if int(row.get("iteration", 0)) <= iteration:
             kept.append(line)
             steps = int(row.get("env_steps", steps))
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(f"{line}\n" for line in kept))
-    os.replace(tmp, path)
+    write_atomic(path, "".join(f"{line}\n" for line in kept))
     return steps
 
 
-def resume_point(settings: TrainSettings, opts: TrainOptions) -> Path:
-    """The checkpoint ``--resume`` continues from, after checking it fits these settings.
+def resume_point(recipe: Recipe, out: Path) -> Path:
+    """The checkpoint ``--resume`` continues from, after checking it fits this recipe.
 
     A checkpoint of another env or network cannot be continued (RLlib would fail deep inside
-    restoring weights), and one at or past ``--iterations`` has nothing left to do.
+    restoring weights), and one at or past ``iterations`` has nothing left to do. Other recipe
+    changes (learning rate, batch size, more iterations) are allowed, as before.
     """
-    assert opts.out is not None
-    ckpt = latest_checkpoint(opts.out.resolve())
+    from relmas.rl.trainer import module_config  # lazy: it imports the env and RLlib glue
+
+    ckpt = latest_checkpoint(out.resolve())
     if ckpt is None:
-        raise UserError(
-            "--resume", f"no checkpoint under {opts.out}/checkpoints", "drop --resume to start"
-        )
-    saved = json.loads((ckpt / "policy.json").read_text()).get("settings", {})
-    for key in ("env_config", "model_config"):
-        if json.dumps(saved.get(key), sort_keys=True) != json.dumps(
-            getattr(settings, key), sort_keys=True, default=str
-        ):
+        raise UserError("--resume", f"no checkpoint under {out}/checkpoints", "drop --resume")
+    saved = Recipe.load(json.loads((ckpt / "policy.json").read_text()).get("recipe", {}))
+    for what, ours, theirs in (
+        ("env config", recipe.env_config().as_mapping(), saved.env_config().as_mapping()),
+        ("network", module_config(recipe), module_config(saved)),
+    ):
+        if json.dumps(ours, sort_keys=True) != json.dumps(theirs, sort_keys=True):
             raise UserError(
                 "--resume",
-                f"{ckpt.name} was trained with another {key}",
+                f"{ckpt.name} was trained with another {what}",
                 "resume with the same --config and flags, or train into a new --out",
             )
     done = checkpoint_iteration(ckpt)
-    if done >= opts.iterations:
+    if done >= recipe.iterations:
         raise UserError(
             "--iterations", f"{ckpt.name} already reached {done}", f"pass more than {done}"
         )

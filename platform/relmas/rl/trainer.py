@@ -1,4 +1,5 @@
-"""PPO training of the masking policy on ``relmas/MultiAccel-v0`` (RLlib new API stack).
+"""PPO training of the masking policy on ``relmas/MultiAccel-v1`` (RLlib new API stack), from a
+:class:`relmas.rl.recipe.Recipe`.
 
 Output directory layout (all paths absolute: RLlib checkpoint paths go through pyarrow's URI
 parser, which rejects relative ones):
@@ -18,7 +19,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from relmas.env.faults import env_class
 from relmas.env.features import ENV_ID, ENV_VERSION
 from relmas.env.multi_accel import MultiAccelEnv
 from relmas.rl.export import export_module
+from relmas.rl.recipe import Recipe
 from relmas.rl.resume import checkpoint_iteration, rewind_metrics
 
 RESTORE_WAIT_S = 600.0  # how long an iteration waits for restarted EnvRunners
@@ -33,29 +35,6 @@ RESTORE_POLL_S = 1.0
 # RLlib gives up on a remote EnvRunner's sample() after 60 s and returns no samples; on a loaded
 # 2-core machine a 8000-step batch takes longer, and every iteration came back empty.
 SAMPLE_TIMEOUT_S = 600.0
-
-
-@dataclass
-class TrainSettings:
-    """Everything one training run needs; plain data so it can be logged and pickled."""
-
-    env_config: dict[str, Any]
-    iterations: int = 10
-    num_env_runners: int = 0
-    num_envs_per_env_runner: int = 1
-    checkpoint_every: int = 10
-    seed: int = 0
-    train_batch_size: int = 2000
-    minibatch_size: int = 256
-    num_epochs: int = 4
-    lr: float = 3e-4
-    gamma: float = 0.99
-    entropy_coeff: float = 0.01
-    model_config: dict[str, Any] = field(
-        default_factory=lambda: {"fcnet_hiddens": [128, 128], "head_fcnet_hiddens": []}
-    )
-    # Keyword arguments of RLlib's ``config.fault_tolerance`` (empty: RLlib's defaults).
-    fault_tolerance: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,66 +52,72 @@ class IterationStats:
     healthy_env_runners: int = 0
 
 
-def build_config(s: TrainSettings) -> Any:
-    """The PPOConfig for ``s`` (masking module, KPI callback, seeded env runners)."""
+def observation_layout(recipe: Recipe) -> dict[str, Any]:
+    """The observation layout of the recipe's env (its chip decides the number of units)."""
+    return MultiAccelEnv(recipe.env_config()).encoder.layout.to_dict()
+
+
+def module_config(recipe: Recipe) -> dict[str, Any]:
+    """The RLModule's ``model_config`` (with the chip's layout when there is a pair head)."""
+    return recipe.module_config(observation_layout(recipe) if recipe.pair_hidden else None)
+
+
+def build_config(recipe: Recipe) -> Any:
+    """The PPOConfig for ``recipe`` (masking module, KPI callback, seeded env runners)."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
     from relmas.rl.callbacks import KpiCallback
     from relmas.rl.module import MaskedPPOTorchRLModule
 
+    env_config = recipe.env_config().as_mapping()
     return (
         PPOConfig()
-        .environment(env_class(s.env_config), env_config=dict(s.env_config))
+        .environment(env_class(env_config), env_config=env_config)
         .env_runners(
-            num_env_runners=s.num_env_runners,
-            num_envs_per_env_runner=s.num_envs_per_env_runner,
+            num_env_runners=recipe.env_runners,
+            num_envs_per_env_runner=recipe.envs_per_runner,
             rollout_fragment_length="auto",
             sample_timeout_s=SAMPLE_TIMEOUT_S,
         )
         .learners(num_learners=0)
         .training(
-            train_batch_size_per_learner=s.train_batch_size,
-            minibatch_size=s.minibatch_size,
-            num_epochs=s.num_epochs,
-            lr=s.lr,
-            gamma=s.gamma,
+            train_batch_size_per_learner=recipe.batch_size,
+            minibatch_size=min(recipe.minibatch_size, recipe.batch_size),
+            num_epochs=recipe.epochs,
+            lr=recipe.lr,
+            gamma=recipe.gamma,
             lambda_=0.95,
-            entropy_coeff=s.entropy_coeff,
+            entropy_coeff=recipe.entropy_coeff,
             clip_param=0.2,
         )
         .rl_module(
             rl_module_spec=RLModuleSpec(
-                module_class=MaskedPPOTorchRLModule, model_config=dict(s.model_config)
+                module_class=MaskedPPOTorchRLModule, model_config=module_config(recipe)
             )
         )
-        .fault_tolerance(**s.fault_tolerance)
+        .fault_tolerance(**recipe.fault_tolerance.model_dump())
         .callbacks(KpiCallback)
-        .debugging(seed=s.seed)
+        .debugging(seed=recipe.seed)
         .reporting(metrics_num_episodes_for_smoothing=20)
     )
 
 
-def policy_meta(s: TrainSettings, iterations: int) -> dict[str, Any]:
-    """What ``policy.json`` records, so a policy is never run on an env it was not trained on."""
-    env = MultiAccelEnv(s.env_config)
+def policy_meta(recipe: Recipe, iterations: int) -> dict[str, Any]:
+    """What ``policy.json`` records: the recipe it was trained with and what it derives, so a
+    policy is never run on an observation it was not trained on."""
+    env = MultiAccelEnv(recipe.env_config())
     chip, enc = env.source.chip, env.encoder
     return {
         "env_id": ENV_ID,
         "env_version": ENV_VERSION,
+        "recipe": recipe.as_mapping(),
+        "iterations": iterations,
+        "layout": enc.layout.to_dict(),
         "obs_dim": enc.obs_dim,
         "num_actions": enc.num_actions,
-        "top_k": enc.top_k,
         "priority_scale": enc.priority_scale,
-        "candidates": enc.candidate_rule,
-        "planaria_params": enc.planaria_params,
-        "scenario": str(s.env_config.get("scenario", "toy")),
-        "hardware": str(s.env_config.get("hardware", "")),
         "accel_types": [chip.type_names[t] for t in chip.accel_type],
-        "model_config": s.model_config,
-        "action_prior_weight": float(s.model_config.get("action_prior_weight", 0.0)),
-        "iterations": iterations,
-        "settings": asdict(s),
     }
 
 
@@ -194,7 +179,7 @@ def save_checkpoint(algo: Any, out_dir: Path, iteration: int, meta: dict[str, An
     return path
 
 
-def _train_iteration(algo: Any, s: TrainSettings, steps_before: int) -> dict[str, Any]:
+def _train_iteration(algo: Any, recipe: Recipe, steps_before: int) -> dict[str, Any]:
     """One PPO iteration that sampled something.
 
     While every remote EnvRunner is down (crashed, being restarted by Ray), RLlib's ``train()``
@@ -207,7 +192,7 @@ def _train_iteration(algo: Any, s: TrainSettings, steps_before: int) -> dict[str
     while True:
         result: dict[str, Any] = algo.train()
         sampled = int(result.get("num_env_steps_sampled_lifetime", 0)) > steps_before
-        if sampled or s.num_env_runners == 0:
+        if sampled or recipe.env_runners == 0:
             return result
         if time.monotonic() > deadline:
             raise RuntimeError(f"no EnvRunner sampled for {RESTORE_WAIT_S:.0f} s (all failed)")
@@ -215,19 +200,20 @@ def _train_iteration(algo: Any, s: TrainSettings, steps_before: int) -> dict[str
 
 
 def train(
-    s: TrainSettings,
+    recipe: Recipe,
     out_dir: Path,
     on_iteration: Callable[[IterationStats], None] | None = None,
     resume_from: Path | None = None,
 ) -> list[IterationStats]:
-    """Train up to ``s.iterations`` PPO iterations; checkpoint, export and log into ``out_dir``.
+    """Train up to ``recipe.iterations`` PPO iterations; checkpoint, export and log into
+    ``out_dir``.
 
     ``resume_from`` (a checkpoint of :func:`latest_checkpoint`) restores the algorithm's
     weights, optimizer and counters and continues with the iteration after it.
     """
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    algo = build_config(s).build_algo()
+    algo = build_config(recipe).build_algo()
     history: list[IterationStats] = []
     steps, first = 0, 1
     if resume_from is not None:
@@ -236,20 +222,20 @@ def train(
         steps = rewind_metrics(out_dir, first - 1)
     try:
         with (out_dir / "metrics.jsonl").open("a") as log:
-            for it in range(first, s.iterations + 1):
+            for it in range(first, recipe.iterations + 1):
                 t0 = time.perf_counter()
-                result = _train_iteration(algo, s, steps)
+                result = _train_iteration(algo, recipe, steps)
                 stats = _stats(result, it, time.perf_counter() - t0, steps)
                 steps = stats.env_steps
-                if it % max(s.checkpoint_every, 1) == 0 or it == s.iterations:
-                    ckpt = save_checkpoint(algo, out_dir, it, policy_meta(s, it))
+                if it % recipe.checkpoint_every == 0 or it == recipe.iterations:
+                    ckpt = save_checkpoint(algo, out_dir, it, policy_meta(recipe, it))
                     stats = IterationStats(**{**asdict(stats), "checkpoint": str(ckpt)})
                 log.write(json.dumps(asdict(stats)) + "\n")
                 log.flush()  # readable while training runs
                 history.append(stats)
                 if on_iteration is not None:
                     on_iteration(stats)
-        export_atomic(algo.get_module(), out_dir, policy_meta(s, s.iterations))
+        export_atomic(algo.get_module(), out_dir, policy_meta(recipe, recipe.iterations))
     finally:
         algo.stop()
     return history

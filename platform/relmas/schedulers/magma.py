@@ -236,8 +236,10 @@ class MagmaScheduler(Scheduler):
         u = self.rng.random(5 + 4 * n).tolist()
         if n > 1 and u[0] < p.crossover_rate:
             cut = 1 + int(u[1] * (n - 1))
-            row, src = (accels, second[0]) if u[2] < 0.5 else (prio, second[1])
-            row[cut:] = src[cut:]
+            if u[2] < 0.5:  # one-point crossover of the unit row or of the priority row
+                accels[cut:] = second[0][cut:]
+            else:
+                prio[cut:] = second[1][cut:]
         if u[3] < p.crossover_acc_rate:
             unit = int(u[4] * n_units)
             for j in range(n):

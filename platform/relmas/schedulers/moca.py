@@ -125,9 +125,9 @@ class MocaScheduler(Scheduler):
         """Sort by task score, place on the fastest free unit, cap the layer's bandwidth."""
         ordered = sorted(sim.ready.values(), key=lambda r: (-task_score(sim, r), r.arrival_s))
         corunners = [
-            (self.runtime_score(sim, sim.accel_request[a]), sim.demand_bytes_per_s[a])
+            (self.runtime_score(sim, running), sim.demand_bytes_per_s[a])
             for a in sim.busy
-            if sim.accel_request[a] is not None
+            if (running := sim.accel_request[a]) is not None
         ]
         free = list(sim.free_accels)
         out: list[Decision] = []

@@ -2,13 +2,18 @@
 
 References accepted by :func:`make_scheduler`:
 - a registered name (``edf``),
-- ``package.module:ClassName`` for a user's own scheduler class,
-- ``rl:DIR`` for a trained RL policy (loaded lazily, so the core never imports torch).
+- ``PREFIX:REST`` where ``PREFIX`` names a resolver of the ``relmas.scheduler_resolvers``
+  entry-point group, e.g. ``rl:DIR`` for a trained RL policy. Why entry points: the registry sits
+  below ``relmas.rl`` in the layers and must not import it; the package declares the resolver in
+  ``pyproject.toml`` and it is loaded only when such a reference is made (so plain heuristics
+  never import the policy code). Other packages can add prefixes the same way.
+- ``package.module:ClassName`` for a user's own scheduler class.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import pkgutil
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -84,15 +89,36 @@ def _import_class(ref: str) -> type[Scheduler]:
     return cls
 
 
+RESOLVER_GROUP = "relmas.scheduler_resolvers"
+
+
+def resolvers() -> dict[str, Callable[[str], Scheduler]]:
+    """Reference prefixes (``rl``) and the callables they name, from the entry points."""
+    found = importlib.metadata.entry_points(group=RESOLVER_GROUP)
+    return {ep.name: _loader(ep) for ep in found}
+
+
+def _loader(ep: importlib.metadata.EntryPoint) -> Callable[[str], Scheduler]:
+    def load(rest: str) -> Scheduler:
+        sched = ep.load()(rest)
+        if not isinstance(sched, Scheduler):
+            raise TypeError(f"resolver {ep.value} returned {type(sched).__name__}, not a Scheduler")
+        return sched
+
+    return load
+
+
 def make_scheduler(ref: str, params: Mapping[str, Any] | None = None) -> Scheduler:
     """Build a scheduler from a reference and optional parameters (validated)."""
-    if ref.startswith("rl:"):
-        from relmas.rl.policy_scheduler import load_policy_scheduler  # lazy: needs torch
-
-        if params:
-            raise UserError("--param", f"{ref} takes no parameters", "drop --param for rl:")
-
-        return load_policy_scheduler(ref[3:])
+    prefix, sep, rest = ref.partition(":")
+    if sep:
+        resolve = resolvers().get(prefix)
+        if resolve is not None:
+            if params:
+                raise UserError(
+                    "--param", f"{ref} takes no parameters", f"drop --param for {prefix}:"
+                )
+            return resolve(rest)
     cls = _import_class(ref) if ":" in ref else scheduler_class(ref)
     try:
         return cls(cls.Params.model_validate(dict(params or {})))

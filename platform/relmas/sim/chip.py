@@ -19,10 +19,17 @@ from relmas.errors import UserError
 class CostTableLike(Protocol):
     """What the chip needs from a per-(model, accelerator type) cost table."""
 
-    compute_s: np.ndarray
-    dram_bytes: np.ndarray
-    energy_dynamic_j: np.ndarray
-    static_power_w: float
+    @property
+    def compute_s(self) -> np.ndarray: ...
+
+    @property
+    def dram_bytes(self) -> np.ndarray: ...
+
+    @property
+    def energy_dynamic_j(self) -> np.ndarray: ...
+
+    @property
+    def static_power_w(self) -> float: ...
 
 
 @dataclass(frozen=True)

@@ -81,11 +81,11 @@ def resolve_rates(scenario: Scenario, chip: Chip) -> list[float]:
             f"{scenario.offered_load} is below the fixed tenants' load {fixed_load:.3f}",
             "raise offered_load or lower the fixed rates",
         )
-    shares = {
-        i: t.arrival.load_share
-        for i, t in enumerate(scenario.tenants)
-        if getattr(t.arrival, "load_share", None)
-    }
+    shares: dict[int, float] = {}
+    for i, t in enumerate(scenario.tenants):
+        share = getattr(t.arrival, "load_share", None)  # only load-based arrivals have one
+        if share:
+            shares[i] = float(share)
     total = sum(shares.values())
     for i, share in shares.items():
         rates[i] = left * (share / total) / mean_service_s(scenario.tenants[i], chip)

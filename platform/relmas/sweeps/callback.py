@@ -19,8 +19,8 @@ from typing import Any
 
 from ray.tune.logger import LoggerCallback
 
+from relmas.files import write_json_atomic
 from relmas.sweeps.worker import IoWorker
-from relmas.tracking.payload import write_json_atomic
 from relmas.tracking.run import ParentRef, TrackedRun, TrackingOptions, start_run
 
 STATE_SUFFIX = ".relmas_state.json"
@@ -210,7 +210,7 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
     def _values(result: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         """What one result logs: its metrics plus PBT-mutable reward coefficients as ``hp/``."""
         values = {k: v for k, v in result.items() if k not in _NOT_METRICS}
-        reward = config.get("reward", {})
+        reward = config.get("rl", {}).get("recipe", {}).get("reward", {})
         values["hp"] = {k: v for k, v in reward.items() if isinstance(v, int | float)}
         return values
 

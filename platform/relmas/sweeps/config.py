@@ -16,8 +16,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainValidator,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -32,14 +32,11 @@ _KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
 
 
 def _number(value: Any) -> int | float:
-    """A finite YAML number: every searchable value (chip counts, bandwidths, lr, reward
-    coefficients) is one, and one clear error beats pydantic's one error per union member."""
+    """A finite YAML number (chip counts, bandwidths): one clear error beats pydantic's one
+    error per union member."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value!r}")
     return value
-
-
-Scalar = Annotated[int | float, PlainValidator(_number)]
 
 
 class _Strict(BaseModel):
@@ -50,8 +47,8 @@ class _Strict(BaseModel):
 class Dim(_Strict):
     """One searchable value: exactly one of grid / choice / uniform / loguniform / randint."""
 
-    grid: list[Scalar] | None = None
-    choice: list[Scalar] | None = None
+    grid: list[Any] | None = None  # numbers for chips; any recipe value under rl:
+    choice: list[Any] | None = None
     uniform: tuple[float, float] | None = None
     loguniform: tuple[float, float] | None = None
     randint: tuple[int, int] | None = None
@@ -74,7 +71,7 @@ class Dim(_Strict):
         vals = self.values()
         return self.randint is not None if vals is None else all(isinstance(v, int) for v in vals)
 
-    def values(self) -> list[Scalar] | None:
+    def values(self) -> list[Any] | None:
         """Finite values (grid/choice), or None for a continuous distribution."""
         return self.grid if self.grid is not None else self.choice
 
@@ -119,6 +116,13 @@ class HardwareSpace(_Strict):
     def _shorthand(cls, data: Any) -> Any:
         return {k: _as_dim(v) for k, v in data.items()} if isinstance(data, dict) else data
 
+    @field_validator("n_simba", "n_eyeriss", "dram_bandwidth_gbps")
+    @classmethod
+    def _numbers(cls, dim: Dim) -> Dim:
+        for value in dim.values() or ():
+            _number(value)
+        return dim
+
     @model_validator(mode="after")
     def _non_empty(self) -> HardwareSpace:
         for key in ("n_simba", "n_eyeriss"):
@@ -143,35 +147,27 @@ class HeuristicSettings(_Strict):
     seeds: int = Field(3, ge=1, description="seeds 0..N-1; one Tune iteration per seed")
 
 
-class RLSettings(_Strict):
-    """The ``rl`` trainable: PPO through relmas.rl.trainer, then a held-out evaluation."""
+class RLSpace(_Strict):
+    """The ``rl`` trainable's ``rl:`` section: recipe fields, each a value or a search dimension.
 
-    iterations: int = Field(5, ge=1)
-    train_batch_size: int = Field(500, ge=16)
-    minibatch_size: int = Field(128, ge=8)
-    num_epochs: int = Field(2, ge=1)
-    lr: float | Dim = 3e-4
-    hidden: list[int] = [64, 64]
-    train_seeds: int = Field(20, ge=1)
-    episode_requests: int = Field(0, ge=0, description="truncate training episodes (0 = off)")
-    top_k: int = Field(8, ge=1)
-    candidates: Literal["heuristic", "mixed", "deadline"] = "heuristic"
-    prior_weight: float = Field(0.0, ge=0, description="logit bonus of the prior's action")
-    planaria_params: dict[str, Any] = Field(
-        default_factory=dict, description="the Planaria variant behind the flags and prior"
-    )
-    pair_hidden: list[int] = Field(default_factory=list, description="[] = flat MLP head")
-    gamma: float = Field(0.99, gt=0, le=1)
-    entropy_coeff: float = Field(0.01, ge=0)
-    reward: dict[str, Any] = Field(default_factory=lambda: {"name": "relmas"})
+    The keys are :class:`relmas.rl.recipe.Recipe`'s (scenario and hardware come from the sweep's
+    own grid; runners, checkpoints and fault settings are the trial's, not the recipe's), plus
+    ``eval_seeds``. Any value may be a dimension (``{grid|choice|uniform|loguniform|randint}``,
+    or a list for a field that is not itself a list), and so may each value of the mapping fields
+    ``planaria_params`` and ``reward``. Parsing and checks live in :mod:`relmas.sweeps.rl_space`.
+    """
+
     eval_seeds: int = Field(3, ge=1, description="held-out seeds 10000.. for the final eval")
+    recipe: dict[str, Any] = Field(default_factory=dict, description="recipe fields or dims")
 
     @model_validator(mode="before")
     @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("lr"), list | dict):
-            return {**data, "lr": _as_dim(data["lr"])}
-        return data
+    def _split(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "recipe" in data:
+            return data
+        rest = {k: v for k, v in data.items() if k != "eval_seeds"}
+        return {**({"eval_seeds": data["eval_seeds"]} if "eval_seeds" in data else {}),
+                "recipe": rest}  # fmt: skip
 
 
 class SearchSettings(_Strict):
@@ -200,6 +196,14 @@ class SchedulerSettings(_Strict):
             return {**data, "mutations": {k: _as_dim(v) for k, v in data["mutations"].items()}}
         return data
 
+    @field_validator("mutations")
+    @classmethod
+    def _numbers(cls, mutations: dict[str, Dim]) -> dict[str, Dim]:
+        for dim in mutations.values():  # reward coefficients: numbers only
+            for value in dim.values() or ():
+                _number(value)
+        return mutations
+
 
 class SweepConfig(_Strict):
     """A whole sweep file."""
@@ -214,7 +218,7 @@ class SweepConfig(_Strict):
     )
     hardware: HardwareSpace
     heuristic: HeuristicSettings = HeuristicSettings()
-    rl: RLSettings = RLSettings()
+    rl: RLSpace = RLSpace()
     search: SearchSettings = SearchSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     cpus_per_trial: float = Field(1.0, gt=0)
@@ -261,23 +265,20 @@ def _check_hardware(cfg: SweepConfig, source: str) -> None:
         raise UserError(f"{source}: hardware", problem, f"use at most {MAX_INSTANCES}")
 
 
-def _check_reward(cfg: SweepConfig, source: str) -> None:
-    """The RL reward (and the PBT-mutated coefficients) as ``relmas train`` would build it."""
+def _check_rl(cfg: SweepConfig, source: str) -> None:
+    """The ``rl:`` section as recipes (every value of every dimension), and the PBT-mutated
+    reward coefficients at both ends of their ranges."""
     if cfg.trainable == "heuristic":
         return
-    from relmas.cli.train_options import check_reward
+    from relmas.rl.recipe import Recipe
+    from relmas.sweeps.rl_space import parse_space
 
-    lows = {key: dim.low() for key, dim in cfg.scheduler.mutations.items()}
-    try:
-        check_reward({"name": "relmas", **cfg.rl.reward, **lows})
-    except UserError as exc:
-        raise UserError(f"{source}: rl.{exc.field}", exc.problem, exc.fix) from None
-    from relmas.cli.train_options import check_planaria_params
-
-    try:
-        check_planaria_params(cfg.rl.planaria_params)
-    except UserError as exc:
-        raise UserError(f"{source}: rl.{exc.field}", exc.problem, exc.fix) from None
+    space = parse_space(cfg.rl, source)
+    base = space.first()
+    for key, dim in cfg.scheduler.mutations.items():
+        for end in (dim.low(), dim.high()):
+            reward = {"name": "relmas", **base.get("reward", {}), key: end}
+            Recipe.load({**base, "reward": reward}, source, prefix="scheduler.mutations")
 
 
 def check_names(cfg: SweepConfig, source: str) -> None:
@@ -287,7 +288,7 @@ def check_names(cfg: SweepConfig, source: str) -> None:
 
     _check_scenarios(cfg, source)
     _check_hardware(cfg, source)
-    _check_reward(cfg, source)
+    _check_rl(cfg, source)
     if cfg.trainable != "rl" and cfg.heuristic.schedulers != "all":
         known = scheduler_names()
         for i, name in enumerate(cfg.heuristic.schedulers):

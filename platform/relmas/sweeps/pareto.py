@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from relmas.cli.common import dumps, write_atomic
+from relmas.files import dumps, write_atomic
 
 COLUMNS = (
     "hardware",

@@ -15,8 +15,8 @@ from typing import Any
 
 from relmas.errors import UserError
 from relmas.evaluation.summary import rank_key
+from relmas.files import write_json_atomic
 from relmas.sweeps.config import SweepConfig, load_sweep
-from relmas.tracking.payload import write_json_atomic
 from relmas.tracking.run import TrackedRun, TrackingOptions, start_run
 
 
@@ -69,7 +69,8 @@ def _scheduler(cfg: SweepConfig, max_t: int) -> Any:
             reduction_factor=s.reduction_factor,
         )
     if s.type == "pbt":
-        mutations = {"reward": {k: to_tune(d, True) for k, d in s.mutations.items()}}
+        reward = {k: to_tune(d, True) for k, d in s.mutations.items()}
+        mutations = {"rl": {"recipe": {"reward": reward}}}
         return PopulationBasedTraining(
             time_attr="training_iteration",
             perturbation_interval=s.perturbation_interval,
@@ -89,9 +90,15 @@ def _trainable(cfg: SweepConfig) -> Any:
 
 def _max_t(cfg: SweepConfig) -> int:
     """Longest trial in iterations (heuristics: seeds; RL: PPO iterations)."""
-    default = cfg.heuristic.seeds if cfg.trainable == "heuristic" else cfg.rl.iterations
-    if cfg.trainable == "both":
-        default = max(cfg.heuristic.seeds, cfg.rl.iterations)
+    default = cfg.heuristic.seeds
+    if cfg.trainable != "heuristic":
+        from relmas.sweeps.space import rl_space
+
+        space = rl_space(cfg)
+        dim = space.dims.get(("iterations",))
+        rl_iterations = int(dim.high()) if dim is not None else int(space.first()["iterations"])
+        both = cfg.trainable == "both"
+        default = max(cfg.heuristic.seeds, rl_iterations) if both else rl_iterations
     return int(cfg.stop.get("training_iteration", default))
 
 

@@ -15,13 +15,14 @@ from typing import Any
 
 import yaml
 
-from relmas.cli.common import write_atomic
 from relmas.errors import UserError
 from relmas.experiment import load_setup
+from relmas.files import write_atomic
 from relmas.loaders.scenarios import load_scenario
 from relmas.schedulers import scheduler_names
 from relmas.sim.workload import resolve_rates
 from relmas.sweeps.config import Dim, SweepConfig
+from relmas.sweeps.rl_space import RecipeSpace, parse_space
 
 
 def prepare_scenario(ref: str, cfg: SweepConfig, out_dir: Path) -> str:
@@ -106,15 +107,17 @@ def param_space(cfg: SweepConfig, scenario_dir: Path) -> dict[str, Any]:
     space["seeds"] = cfg.heuristic.seeds
     if cfg.trainable == "heuristic":
         return space
-    rl = cfg.rl.model_dump(exclude={"lr", "reward"})
-    lr = cfg.rl.lr
-    rl["lr"] = to_tune(lr, searcher) if isinstance(lr, Dim) else lr
-    space["rl"] = rl
-    reward: dict[str, Any] = dict(cfg.rl.reward)
+    recipe = rl_space(cfg)
+    domains = {path: to_tune(dim, searcher) for path, dim in recipe.dims.items()}
     for key, dim in cfg.scheduler.mutations.items():  # PBT: start each trial at a random point
-        reward[key] = to_tune(Dim(choice=dim.values()) if dim.values() else dim, True)
-    space["reward"] = reward
+        domains[("reward", key)] = to_tune(Dim(choice=dim.values()) if dim.values() else dim, True)
+    space["rl"] = {"eval_seeds": cfg.rl.eval_seeds, "recipe": recipe.with_values(domains)}
     return space
+
+
+def rl_space(cfg: SweepConfig) -> RecipeSpace:
+    """The sweep's ``rl:`` section as fixed recipe values and dimensions."""
+    return parse_space(cfg.rl, f"sweep {cfg.name}")
 
 
 def expected_trials(cfg: SweepConfig) -> int:
@@ -127,9 +130,8 @@ def expected_trials(cfg: SweepConfig) -> int:
         return cfg.search.num_samples
     names = [] if cfg.trainable == "rl" else schedulers_of(cfg)
     sizes = [len(cfg.scenarios), len(names) + (cfg.trainable != "heuristic")]
-    hw = cfg.hardware
-    for dim in (hw.n_simba, hw.n_eyeriss, hw.dram_bandwidth_gbps):
-        sizes.append(len(dim.grid) if dim.grid is not None else 1)
-    if cfg.trainable != "heuristic" and isinstance(cfg.rl.lr, Dim) and cfg.rl.lr.grid:
-        sizes.append(len(cfg.rl.lr.grid))
+    dims = [cfg.hardware.n_simba, cfg.hardware.n_eyeriss, cfg.hardware.dram_bandwidth_gbps]
+    if cfg.trainable != "heuristic":  # Tune crosses every grid with every other one
+        dims += rl_space(cfg).dims.values()
+    sizes += [len(d.grid) if d.grid is not None else 1 for d in dims]
     return cfg.search.num_samples * math.prod(sizes)

@@ -33,51 +33,16 @@ def heuristic_trainable(config: dict[str, Any]) -> None:
         )
 
 
-def train_settings(config: dict[str, Any]) -> Any:
-    """The RL helper's ``TrainSettings`` for a trial config."""
-    from relmas.rl.trainer import TrainSettings
+def trial_recipe(config: dict[str, Any]) -> Any:
+    """The :class:`~relmas.rl.recipe.Recipe` of an RL trial: its ``rl.recipe`` (dimensions
+    resolved by Tune) on the trial's scenario and chip, sampled in the trial's own process."""
+    from relmas.rl.recipe import Recipe
+    from relmas.sweeps.rl_space import TRIAL_FIELDS
 
-    rl = config["rl"]
-    env_config: dict[str, Any] = {
-        "scenario": str(config["scenario"]),
-        "hardware": chip_of(config),
-        "seeds": list(range(int(rl["train_seeds"]))),
-        "top_k": int(rl["top_k"]),
-        "candidates": str(rl.get("candidates", "heuristic")),
-        "planaria_params": dict(rl.get("planaria_params") or {}),
-        "reward": dict(config["reward"]),
-        "decision_period_s": None,
-    }
-    if rl["episode_requests"]:
-        env_config["num_requests"] = int(rl["episode_requests"])
-    return TrainSettings(
-        env_config=env_config,
-        iterations=int(rl["iterations"]),
-        num_env_runners=0,
-        checkpoint_every=10**9,
-        seed=0,
-        train_batch_size=int(rl["train_batch_size"]),
-        minibatch_size=min(int(rl["minibatch_size"]), int(rl["train_batch_size"])),
-        num_epochs=int(rl["num_epochs"]),
-        lr=float(rl["lr"]),
-        gamma=float(rl.get("gamma", 0.99)),
-        entropy_coeff=float(rl.get("entropy_coeff", 0.01)),
-        model_config=_model_config(rl, env_config),
-    )
-
-
-def _model_config(rl: dict[str, Any], env_config: dict[str, Any]) -> dict[str, Any]:
-    """The RLModule config of a trial, as ``relmas train`` builds it from the same options
-    (the pair head's layout depends on the trial's chip, so it is derived per trial)."""
-    model: dict[str, Any] = {"fcnet_hiddens": list(rl["hidden"]), "head_fcnet_hiddens": []}
-    if rl.get("prior_weight"):
-        model["action_prior_weight"] = float(rl["prior_weight"])
-    if rl.get("pair_hidden"):
-        from relmas.env.multi_accel import MultiAccelEnv
-
-        dims = MultiAccelEnv(env_config).encoder.pair_dims
-        model["pair_head"] = {"hidden": list(rl["pair_hidden"]), "dims": dims}
-    return model
+    fixed = {k: v for k, v in TRIAL_FIELDS.items() if v is not None}
+    data = {**config["rl"]["recipe"], **fixed}
+    data.update(scenario=str(config["scenario"]), hardware=chip_of(config))
+    return Recipe.load(data, "trial rl")
 
 
 class RelmasTrainable(tune.Trainable):  # type: ignore[misc]
@@ -95,8 +60,8 @@ class RelmasTrainable(tune.Trainable):  # type: ignore[misc]
         if config["scheduler"] == "rl":
             from relmas.rl.trainer import build_config
 
-            self.settings = train_settings(config)
-            self.algo = build_config(self.settings).build_algo()
+            self.recipe = trial_recipe(config)
+            self.algo = build_config(self.recipe).build_algo()
 
     def step(self) -> dict[str, Any]:
         n_accels = int(self.config["n_simba"]) + int(self.config["n_eyeriss"])
@@ -125,7 +90,7 @@ class RelmasTrainable(tune.Trainable):  # type: ignore[misc]
         out["sla_rate"], out["sla_rate_is_fresh"] = self.last_sla, int(fresh)
         out["episode_return_mean"] = float(runners.get("episode_return_mean", math.nan))
         out["env_steps"] = int(result.get("num_env_steps_sampled_lifetime", 0))
-        if self.iteration + 1 >= self.settings.iterations:
+        if self.iteration + 1 >= self.recipe.iterations:
             out.update(self._evaluate(), done=True)
         return out
 
@@ -135,7 +100,7 @@ class RelmasTrainable(tune.Trainable):  # type: ignore[misc]
         from relmas.rl.trainer import policy_meta
 
         out = Path(self.logdir or ".").resolve() / "policy"
-        meta = policy_meta(self.settings, self.iteration + 1)
+        meta = policy_meta(self.recipe, self.iteration + 1)
         export_module(self.algo.get_module(), out, meta)
         seeds = range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + int(self.config["rl"]["eval_seeds"]))
         spec = [

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from relmas import __version__
+from relmas.files import write_json_atomic
 
 OFFLINE_DIR = Path("relmas_out") / "mlflow_offline"
 PAYLOAD_FILE = "payload.json"
@@ -196,19 +196,6 @@ def standard_tags(kind: str, config: dict[str, Any], extra: dict[str, Any]) -> d
     return redact(tags)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON via a temp file + rename: a crash never leaves half a payload."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_offline(payload: RunPayload, root: Path | None = None) -> Path:
     """Persist ``payload`` (artifacts copied in) so ``relmas sync`` can upload it later."""
     run_dir = (root or OFFLINE_DIR) / payload.local_id
@@ -222,7 +209,7 @@ def save_offline(payload: RunPayload, root: Path | None = None) -> Path:
             os.replace(tmp, art_dir / src.name)
             kept.append(str((art_dir / src.name).resolve()))
     data = asdict(payload) | {"artifacts": kept}
-    write_json_atomic(run_dir / PAYLOAD_FILE, data)
+    write_json_atomic(run_dir / PAYLOAD_FILE, data, strict=False)  # NaN metrics round-trip
     return run_dir
 
 

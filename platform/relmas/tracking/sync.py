@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from relmas.files import write_json_atomic
 from relmas.tracking.client import Backend, backend, resolve_uri
 from relmas.tracking.payload import (
     OFFLINE_DIR,
@@ -22,7 +23,6 @@ from relmas.tracking.payload import (
     RunPayload,
     load_offline,
     pending_runs,
-    write_json_atomic,
 )
 
 

@@ -1,0 +1,121 @@
+"""Command-line flags generated from a pydantic model's fields: one definition for file and flags.
+
+Why: ``relmas train`` used to declare every recipe option twice, once as a model field and once
+as a hand-written flag, and the two lists drifted. Here each field of the model becomes a flag
+named after it (``batch_size`` -> ``--batch-size``) with the field's description and default as
+its help. Flags default to ``None`` ("not given"), so precedence is simply model defaults < file
+< given flags, and every value goes through the model's own validation (one-line errors).
+
+Field shapes: numbers and strings take one value; ``bool`` becomes ``--x / --no-x``; a list of
+ints takes ``1,2,3``; a mapping takes ``KEY=VALUE`` (repeatable, YAML-typed values, the flags
+replace the file's mapping as a whole), where a bare ``VALUE`` means ``name=VALUE`` if the field
+says so (``reward``: ``--reward sla``). Nested models and the fields in ``skip`` are file-only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import typing
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from relmas.errors import UserError
+from relmas.loaders.safe_yaml import parse_yaml
+
+
+def _int_list(value: str) -> list[int]:
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers like 64,64, got {value!r}") from None
+
+
+def _kind(field: FieldInfo) -> str:
+    """'bool', 'int', 'float', 'str', 'path', 'ints', 'mapping' or 'skip' for a field's type."""
+    tp = field.annotation
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) in (typing.Union, type(int | None)) and len(args) == 1:
+        tp = args[0]  # Optional[X] -> X
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        tp, origin = typing.get_args(tp)[0], typing.get_origin(typing.get_args(tp)[0])
+    if tp is bool:
+        return "bool"
+    if tp is Path:
+        return "path"
+    if tp in (int, float, str) or origin is typing.Literal:
+        return {int: "int", float: "float"}.get(tp, "str")  # type: ignore[call-overload]
+    if origin is list:
+        return "ints"
+    if origin is dict:
+        return "mapping"
+    return "skip"
+
+
+def _help(field: FieldInfo, default_text: str) -> str:
+    text = (field.description or "").strip()
+    return f"{text} (default: {default_text})" if text else f"(default: {default_text})"
+
+
+def _default_text(field: FieldInfo, kind: str) -> str:
+    value = field.get_default(call_default_factory=True)
+    if kind == "ints":
+        return ",".join(map(str, value)) or "none"
+    if kind == "mapping":
+        return " ".join(f"{k}={v}" for k, v in value.items()) or "none"
+    return str(value)
+
+
+def add_model_flags(
+    parser: argparse.ArgumentParser, model: type[BaseModel], skip: Iterable[str] = ()
+) -> None:
+    """One flag per field of ``model`` (except ``skip`` and nested models), all defaulting to
+    ``None`` so that :func:`given_flags` returns only what the user typed."""
+    for name, field in model.model_fields.items():
+        kind = _kind(field)
+        if name in skip or kind == "skip":
+            continue
+        flag = "--" + name.replace("_", "-")
+        help_text = _help(field, _default_text(field, kind))
+        if kind == "bool":
+            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
+                                default=None, help=help_text)  # fmt: skip
+        elif kind == "mapping":
+            parser.add_argument(flag, dest=name, action="append", default=None,
+                                metavar="KEY=VALUE", help=f"{help_text}; repeatable")  # fmt: skip
+        else:
+            convert = {"int": int, "float": float, "ints": _int_list, "path": Path}.get(kind, str)
+            parser.add_argument(flag, dest=name, type=convert, default=None, help=help_text)
+
+
+def _mapping(name: str, items: list[str], bare_key: str | None) -> dict[str, Any]:
+    """``KEY=VALUE`` items as a mapping; a bare item is ``bare_key=item`` when allowed."""
+    flag = "--" + name.replace("_", "-")
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep and bare_key:
+            key, value = bare_key, item
+        elif not sep or not key.strip():
+            raise UserError(flag, f"{item!r} is not KEY=VALUE", f"e.g. {flag} key=0.5")
+        out[key.strip()] = parse_yaml(value, f"{flag} {key.strip()}", repr(value))
+    return out
+
+
+def given_flags(args: argparse.Namespace, model: type[BaseModel]) -> dict[str, Any]:
+    """The model fields the user set on the command line, converted to field values."""
+    out: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if _kind(field) == "mapping":
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            bare = extra.get("bare_key")
+            value = _mapping(name, value, bare if isinstance(bare, str) else None)
+        out[name] = value
+    return out
