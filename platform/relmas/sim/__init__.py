@@ -5,7 +5,8 @@ core runs heuristics at full speed, backs the Gymnasium env and can be tested in
 """
 
 from relmas.sim.chip import Chip, build_chip
-from relmas.sim.engine import SchedulingError, Simulator
+from relmas.sim.decisions import SchedulingError
+from relmas.sim.engine import Simulator
 from relmas.sim.request import Dispatch, Drop, Request, RequestSpec
 from relmas.sim.result import SimResult
 

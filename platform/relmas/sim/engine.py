@@ -5,28 +5,29 @@ Two drivers share one engine, so heuristics and the RL policy are judged under i
 stops at every decision point and applies one action at a time.
 
 Events are arrivals (pre-generated, sorted), layer completions and, in periodic mode, scheduling
-ticks. With at most a few dozen sub-accelerators the next completion is found by a linear scan of
-the running layers, which is cheaper than keeping a heap whose keys change whenever the DRAM
-bandwidth shares are recomputed.
+ticks. How running layers progress under the DRAM policy (the part whose cost could grow with
+the chip) is :mod:`relmas.sim.progress`; checking a scheduler's decisions is
+:mod:`relmas.sim.decisions`; per-request handlers are :mod:`relmas.sim.lifecycle`.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 
+from relmas.sim import lanes
 from relmas.sim.bandwidth import BANDWIDTH_POLICIES, proportional
 from relmas.sim.chip import Chip
-from relmas.sim.request import DONE, DROPPED, RUNNING, WAITING, Dispatch, Drop, Request, RequestSpec
+from relmas.sim.decisions import SchedulingError, check_decisions, check_dispatch
+from relmas.sim.lifecycle import Lifecycle
+from relmas.sim.progress import Progress
+from relmas.sim.request import Dispatch, Request, RequestSpec
 from relmas.sim.result import SimResult
 
-
-class SchedulingError(RuntimeError):
-    """A scheduler returned an impossible decision: a bug in the scheduler, not user input."""
+__all__ = ["SchedulerLike", "SchedulingError", "Simulator"]
 
 
 class SchedulerLike(Protocol):
@@ -37,7 +38,7 @@ class SchedulerLike(Protocol):
     def decide(self, sim: Simulator) -> Sequence[object]: ...
 
 
-class Simulator:
+class Simulator(Lifecycle, Progress):
     """Simulates one workload on one chip; owns its clock and all mutable state (no globals)."""
 
     def __init__(
@@ -52,11 +53,15 @@ class Simulator:
     ) -> None:
         self.chip = chip
         self.specs = sorted(specs, key=lambda s: s.arrival_s)
+        self._arrival_s = [s.arrival_s for s in self.specs]  # read at every event
+        self._n_specs = len(self.specs)
         self.bandwidth_policy = bandwidth_policy
         self._share = BANDWIDTH_POLICIES[bandwidth_policy]
         self.drop_hopeless = drop_hopeless
         self.decision_period_s = decision_period_s
         self.record_trace = record_trace
+        self._n_accels = chip.num_accels
+        self._bw = chip.bandwidth_bytes_per_s
         self.reset()
 
     def reset(self) -> None:
@@ -68,10 +73,8 @@ class Simulator:
         self.ready_log: list[Request] = []  # every request each time it became ready, in order
         self.free_accels: list[int] = list(range(n))
         self.accel_request: list[Request | None] = [None] * n
-        self.remaining_work_s = [0.0] * n  # full-speed seconds left of the running layer
         self.demand_bytes_per_s = [0.0] * n
         self.bandwidth_cap_bytes_per_s = [math.inf] * n
-        self.rate = [0.0] * n  # fraction of full speed granted by the DRAM policy
         self.layer_start_s = [0.0] * n
         self.block_left = [0] * n
         self.busy: list[int] = []
@@ -83,59 +86,29 @@ class Simulator:
         self.oversubscription_s = 0.0
         self.dram_bytes_moved = 0.0
         self.trace: list[tuple[int, int, int, float, float]] = []
-        self.dispatches = 0
         self._next_arrival = 0
         self._hopeless: list[tuple[float, int, int]] = []
         self._skip_decision_at = -math.inf
         self._tick = 0
         self._at_tick = True  # t = 0 is tick 0 in periodic mode
         self._end_s = 0.0
-        self._stale_rates = False
-        self._dram_demand: float | None = None  # see dram_demand_bytes_per_s
+        self._reset_progress(n, self._share is proportional)
 
     # ----------------------------------------------------------------- views for schedulers
-    def busy_remaining_s(self, accel: int) -> float:
-        """Time until the running layer on ``accel`` ends at the current bandwidth shares."""
-        if self.accel_request[accel] is None:
-            return 0.0
-        self._refresh_rates()
-        return self.remaining_work_s[accel] / self.rate[accel]
-
-    def granted_bandwidth_bytes_per_s(self, accel: int) -> float:
-        """DRAM bandwidth currently granted to ``accel``."""
-        if self.accel_request[accel] is None:
-            return 0.0
-        self._refresh_rates()
-        return self.rate[accel] * self.demand_bytes_per_s[accel]
-
-    def rates(self) -> list[float]:
-        """Per unit, the fraction of full speed granted now (busy units only): one refresh for a
-        reader of every unit (the env), not one per ``busy_remaining_s`` / ``granted_...`` call."""
-        self._refresh_rates()
-        return self.rate
-
-    @property
-    def dram_demand_bytes_per_s(self) -> float:
-        """Sum of the running layers' bandwidth demands (can exceed the capacity).
-
-        Cached (the env and the rate refresh read it several times per step): ``busy`` and
-        ``demand_bytes_per_s`` only change where a layer starts or a unit frees, which clear it.
-        """
-        total = self._dram_demand
-        if total is None:
-            demand = self.demand_bytes_per_s
-            total = self._dram_demand = sum([demand[a] for a in self.busy])
-        return total
-
     @property
     def makespan_s(self) -> float:
         """Time of the last completion or drop so far."""
         return self._end_s
 
     @property
+    def dispatches(self) -> int:
+        """Layers started so far: the finished ones plus one per busy unit."""
+        return sum(self.layers_run) + len(self.busy)
+
+    @property
     def arrivals_left(self) -> int:
         """Requests not yet arrived."""
-        return len(self.specs) - self._next_arrival
+        return self._n_specs - self._next_arrival
 
     @property
     def finished(self) -> bool:
@@ -164,14 +137,16 @@ class Simulator:
         try:
             self.reset()
             scheduler.reset(self, np.random.default_rng(seed))
-            while self.advance():
-                self.apply(scheduler.decide(self))
+            advance, apply, decide = self.advance, self.apply, scheduler.decide
+            while advance():
+                apply(decide(self))
             return self.result()
         finally:
             self.bandwidth_policy, self._share = saved
 
     def advance(self) -> bool:
         """Process events until a decision is needed (True) or the workload is done (False)."""
+        d_lane, z_lane = self._lanes
         while True:
             if (
                 self.free_accels
@@ -180,12 +155,30 @@ class Simulator:
                 and self._skip_decision_at != self.now_s
             ):
                 return True
-            t_next = self._next_event_s()
-            if t_next == math.inf:
+            nxt = self._next_arrival  # the next event: an arrival, a layer end or a tick
+            t = self._arrival_s[nxt] if nxt < self._n_specs else math.inf
+            if self.busy:
+                if not self._prop:
+                    self._refresh_rates()
+                    t = self._next_end_s(t)
+                else:  # one common rate; a lane's front is always up to date
+                    if self._stale_rates:
+                        self._stale_rates = False
+                        total = self.dram_demand_bytes_per_s
+                        d_lane.rate = 1.0 if total <= self._bw else self._bw / total
+                    if d_lane.units:
+                        end = self.now_s + self._rem[d_lane.units[0]] / d_lane.rate
+                        if end < t:
+                            t = end
+                    if z_lane.units:
+                        t = min(t, self.now_s + self._rem[z_lane.units[0]])
+            if self.decision_period_s and self.ready and self.free_accels:
+                t = min(t, (self._tick + 1) * self.decision_period_s)
+            if t == math.inf:
                 if self.ready:
                     raise SchedulingError("requests are waiting but the scheduler waited forever")
                 return False
-            self._advance_to(t_next)
+            self._advance_to(t)
 
     def apply(self, decisions: Sequence[object]) -> int:
         """Apply dispatches and drops; returns how many layers were started.
@@ -194,7 +187,27 @@ class Simulator:
         bug: a busy unit, a request twice, anything but ``Dispatch`` / ``Drop``) raises
         :class:`SchedulingError` and leaves the simulator exactly as it was.
         """
-        self._check(decisions)
+        if len(decisions) == 1 and isinstance(d := decisions[0], Dispatch):  # the common case
+            req, a = d.request, d.accel
+            ready = self.ready
+            if ready.get(req.rid) is not req or not 0 < d.layers <= req.num_layers - req.next_layer:
+                check_dispatch(self, d)  # raises, naming what is wrong
+            try:
+                self.free_accels.remove(a)  # the last check: free means idle and known
+            except ValueError:
+                check_dispatch(self, d)
+                raise
+            del ready[req.rid]
+            self.block_left[a] = d.layers - 1
+            self.bandwidth_cap_bytes_per_s[a] = d.bandwidth_cap_bytes_per_s
+            self._start_layer(a, req, True)
+            self._stale_rates = True
+            return 1
+        return self._apply_batch(decisions)
+
+    def _apply_batch(self, decisions: Sequence[object]) -> int:
+        """:meth:`apply` for anything but a single dispatch."""
+        check_decisions(self, decisions)
         started = 0
         for d in decisions:
             if isinstance(d, Dispatch):
@@ -208,78 +221,36 @@ class Simulator:
             self._skip_decision_at = self.now_s
         return started
 
-    def _check(self, decisions: Sequence[object]) -> None:
-        """Raise :class:`SchedulingError` unless the whole batch of decisions is possible."""
-        if len(decisions) == 1 and isinstance(decisions[0], Dispatch):  # the common case
-            self._check_dispatch(decisions[0])
-            return
-        rids: set[int] = set()
-        accels: set[int] = set()
-        for d in decisions:
-            if isinstance(d, Dispatch):
-                self._check_dispatch(d)
-                if d.accel in accels:
-                    raise SchedulingError(f"two dispatches to sub-accelerator {d.accel}")
-                accels.add(d.accel)
-            elif isinstance(d, Drop):
-                if d.request.state != WAITING or d.request.rid not in self.ready:
-                    raise SchedulingError(f"cannot drop {d.request!r}: it is not waiting")
-            else:
-                raise SchedulingError(f"{d!r} is not a Dispatch or a Drop")
-            if d.request.rid in rids:
-                raise SchedulingError(f"{d.request!r} appears twice in one decision")
-            rids.add(d.request.rid)
-
-    def _check_dispatch(self, d: Dispatch) -> None:
-        req, a = d.request, d.accel
-        if req.state != WAITING or self.ready.get(req.rid) is not req:
-            raise SchedulingError(f"cannot dispatch {req!r}: it is not waiting")
-        if not 0 <= a < len(self.accel_request) or self.accel_request[a] is not None:
-            raise SchedulingError(f"cannot dispatch to sub-accelerator {a}: it is busy or unknown")
-        if not 1 <= d.layers <= req.num_layers - req.next_layer:
-            raise SchedulingError(f"cannot run {d.layers} layers of {req!r}")
-
     def result(self) -> SimResult:
         """Collect the outcome (call when ``advance()`` returned False)."""
         return SimResult.from_simulator(self)
 
     # ----------------------------------------------------------------- internals
-    def _next_event_s(self) -> float:
-        nxt = self._next_arrival
-        t = self.specs[nxt].arrival_s if nxt < len(self.specs) else math.inf
-        busy = self.busy
-        if busy:
-            if self._stale_rates:
-                self._refresh_rates()
-            rem, rate, now = self.remaining_work_s, self.rate, self.now_s
-            for a in busy:
-                end = now + rem[a] / rate[a]  # the same expression _advance_to tests
-                if end < t:
-                    t = end
-        if self.decision_period_s and self.ready and self.free_accels:
-            t = min(t, (self._tick + 1) * self.decision_period_s)
-        return t
-
     def _advance_to(self, t: float) -> None:
-        # A layer finishes when its projected end (computed exactly as in _next_event_s) is not
-        # after t. Using the same expression guarantees progress even when the remaining work
-        # is below the clock's floating-point resolution.
-        t0, dt = self.now_s, t - self.now_s
+        t0 = self.now_s
         self.now_s = t
-        finished = []
-        rem, rate = self.remaining_work_s, self.rate
         if self.busy:  # the running set, hence the DRAM demand, is constant on (t0, t)
-            over = self.dram_demand_bytes_per_s / self.chip.bandwidth_bytes_per_s - 1.0
+            total = self._dram_demand
+            if total is None:
+                total = self.dram_demand_bytes_per_s
+            over = total / self.chip.bandwidth_bytes_per_s - 1.0
             if over > 0.0:
-                self.oversubscription_s += over * dt
-        for a in self.busy:
-            if t0 + rem[a] / rate[a] <= t:
-                finished.append(a)
-            rem[a] -= rate[a] * dt
-        for a in finished:
-            self._finish_layer(a)
-        arrived, specs = self._next_arrival, self.specs
-        if arrived < len(specs) and specs[arrived].arrival_s <= t:  # skip the call otherwise
+                self.oversubscription_s += over * (t - t0)
+            if self._prop:
+                d_lane = self._lanes[0]
+                finished = (
+                    lanes.advance(d_lane, t0, t, self._rem, self._mark) if d_lane.units else []
+                )
+                if len(finished) > 1 or self._lanes[1].units:
+                    finished = self._more_finished(finished, t0, t)
+            else:
+                finished = self._progress_general(t0, t)
+            for a in finished:
+                self._finish_layer(a)
+        else:
+            finished = None
+        arrived = self._next_arrival
+        if arrived < self._n_specs and self._arrival_s[arrived] <= t:  # skip the call else
             self._admit_arrivals()
         if finished or self._next_arrival != arrived:
             # New state, new decision, even at the timestamp where the scheduler last waited:
@@ -292,110 +263,3 @@ class Simulator:
             self._drop_hopeless()
         if finished:
             self._stale_rates = True
-
-    def _admit_arrivals(self) -> None:
-        specs, chip = self.specs, self.chip
-        while self._next_arrival < len(specs) and specs[self._next_arrival].arrival_s <= self.now_s:
-            spec = specs[self._next_arrival]
-            req = Request(len(self.requests), spec, chip.num_layers[spec.model])
-            self.requests.append(req)
-            self._make_ready(req)
-            self._next_arrival += 1
-
-    def _make_ready(self, req: Request) -> None:
-        req.state = WAITING
-        req.accel = -1
-        self.ready[req.rid] = req
-        self.ready_log.append(req)
-        if self.drop_hopeless:
-            latest = req.deadline_s - self.chip.remaining_best_s[req.model][req.next_layer]
-            heapq.heappush(self._hopeless, (latest, req.rid, req.next_layer))
-
-    def _drop_hopeless(self) -> None:
-        heap = self._hopeless
-        while heap and heap[0][0] < self.now_s:
-            _, rid, layer = heapq.heappop(heap)
-            req = self.requests[rid]
-            if req.state == WAITING and req.next_layer == layer:
-                self._drop(req)
-
-    def _drop(self, req: Request) -> None:
-        del self.ready[req.rid]
-        req.state = DROPPED
-        req.finish_s = self.now_s
-        self._end_s = max(self._end_s, self.now_s)
-
-    def _dispatch(self, d: Dispatch) -> None:
-        req, a = d.request, d.accel  # checked by _check
-        del self.ready[req.rid]
-        self.free_accels.remove(a)
-        self.busy.append(a)
-        self.block_left[a] = d.layers - 1
-        self.bandwidth_cap_bytes_per_s[a] = d.bandwidth_cap_bytes_per_s
-        self._start_layer(a, req)
-
-    def _start_layer(self, a: int, req: Request) -> None:
-        m, ty, layer = req.model, self.chip.accel_type[a], req.next_layer
-        req.state = RUNNING
-        req.accel = a
-        self.accel_request[a] = req
-        self.remaining_work_s[a] = self.chip.compute_s[m][ty][layer]
-        self.demand_bytes_per_s[a] = self.chip.demand_bytes_per_s[m][ty][layer]
-        self._dram_demand = None
-        self.layer_start_s[a] = self.now_s
-        self.dispatches += 1
-
-    def _finish_layer(self, a: int) -> None:
-        req = self.accel_request[a]
-        assert req is not None
-        chip, now, layer = self.chip, self.now_s, req.next_layer
-        m, ty = req.model, chip.accel_type[a]
-        self.dynamic_energy_j += chip.energy_j[m][ty][layer]
-        self.dram_bytes_moved += chip.dram_bytes[m][ty][layer]
-        self.busy_s[a] += now - self.layer_start_s[a]
-        self.layers_run[a] += 1
-        if self.record_trace:
-            self.trace.append((a, req.rid, layer, self.layer_start_s[a], now))
-        req.next_layer = layer + 1
-        req.last_run_end_s = now
-        if now > self._end_s:
-            self._end_s = now
-        if layer + 1 == req.num_layers:
-            req.state = DONE
-            req.finish_s = now
-        elif self.block_left[a] > 0:
-            self.block_left[a] -= 1
-            self._start_layer(a, req)
-            return
-        else:
-            self._make_ready(req)
-        self.accel_request[a] = None
-        self.busy.remove(a)
-        self._dram_demand = None
-        free = self.free_accels
-        free.append(a)
-        if len(free) > 1:
-            free.sort()
-
-    def _refresh_rates(self) -> None:
-        """Recompute bandwidth shares once per change of the running set, only when needed."""
-        if not self._stale_rates:
-            return
-        self._stale_rates = False
-        busy, rate, demand = self.busy, self.rate, self.demand_bytes_per_s
-        if not busy:
-            return
-        if self._share is proportional:  # fast path: one common slow-down factor
-            total = self.dram_demand_bytes_per_s  # the same sum, usually cached
-            bw = self.chip.bandwidth_bytes_per_s
-            scale = 1.0 if total <= bw else bw / total
-            for a in busy:
-                rate[a] = scale if demand[a] > 0 else 1.0
-            return
-        rates = self._share(
-            [demand[a] for a in busy],
-            [self.bandwidth_cap_bytes_per_s[a] for a in busy],
-            self.chip.bandwidth_bytes_per_s,
-        )
-        for a, r in zip(busy, rates, strict=True):
-            rate[a] = r

@@ -93,7 +93,7 @@ def _check_state(sim: Simulator, prev_now: float) -> None:
         granted = sim.granted_bandwidth_bytes_per_s(a)
         demand = sim.demand_bytes_per_s[a]
         assert 0.0 <= granted <= demand * (1 + REL)
-        assert 0.0 < sim.rate[a] <= 1.0 + REL
+        assert 0.0 < sim.rates()[a] <= 1.0 + REL
         if sim.bandwidth_policy == "capped":
             assert granted <= sim.bandwidth_cap_bytes_per_s[a] * (1 + REL)
         total += granted
@@ -102,7 +102,7 @@ def _check_state(sim: Simulator, prev_now: float) -> None:
         # Not oversubscribed: every policy lets uncapped layers run at full speed.
         for a in sim.busy:
             if sim.bandwidth_cap_bytes_per_s[a] == math.inf:
-                assert sim.rate[a] == pytest.approx(1.0)
+                assert sim.rates()[a] == pytest.approx(1.0)
     # The cached DRAM demand is exactly a fresh sum (every change to ``busy`` clears it).
     assert sim.dram_demand_bytes_per_s == sum([sim.demand_bytes_per_s[a] for a in sim.busy])
 
