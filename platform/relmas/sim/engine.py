@@ -7,7 +7,8 @@ stops at every decision point and applies one action at a time.
 Events are arrivals (pre-generated, sorted), layer completions and, in periodic mode, scheduling
 ticks. How running layers progress under the DRAM policy (the part whose cost could grow with
 the chip) is :mod:`relmas.sim.progress`; checking a scheduler's decisions is
-:mod:`relmas.sim.decisions`; per-request handlers are :mod:`relmas.sim.lifecycle`.
+:mod:`relmas.sim.decisions`; per-request handlers are :mod:`relmas.sim.lifecycle`; cloning a
+simulator mid-run is :mod:`relmas.sim.snapshot`.
 """
 
 from __future__ import annotations
@@ -118,6 +119,17 @@ class Simulator(Lifecycle, Progress):
     def can_wait(self) -> bool:
         """Waiting is allowed only if some future event can create a new decision point."""
         return bool(self.busy or self.arrivals_left or self.decision_period_s)
+
+    def snapshot(self, *, clairvoyant: bool = False) -> Simulator:
+        """A clone to simulate ahead from here; see :func:`relmas.sim.snapshot.snapshot`.
+
+        By default the clone holds only the requests that have arrived (lookahead without
+        knowledge of the future); ``clairvoyant=True`` also replays the real future arrivals,
+        an oracle no online scheduler has.
+        """
+        from relmas.sim.snapshot import snapshot
+
+        return snapshot(self, clairvoyant=clairvoyant)
 
     # ----------------------------------------------------------------- driving
     def run(self, scheduler: SchedulerLike, *, seed: int) -> SimResult:
