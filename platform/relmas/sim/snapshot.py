@@ -71,13 +71,14 @@ def snapshot(sim: Simulator, *, clairvoyant: bool = False) -> Simulator:
 def _copy_requests(sim: Simulator, clone: Simulator) -> None:
     """New objects for the live requests; the finished ones are shared."""
     reqs = sim.requests[:]
-    ready = {}
+    ready: dict[int, Request] = {}
     for rid, req in sim.ready.items():  # the same order: schedulers break ties by it
         ready[rid] = reqs[rid] = copy_request(req)
     running = sim.accel_request[:]
     for a in sim.busy:
-        req = running[a]
-        running[a] = reqs[req.rid] = copy_request(req)  # type: ignore[union-attr]
+        live = running[a]
+        assert live is not None  # a busy unit runs a request
+        running[a] = reqs[live.rid] = copy_request(live)
     clone.requests, clone.ready, clone.accel_request = reqs, ready, running
     clone.ready_log = list(ready.values())  # consumers start over on a new log
 
