@@ -1,4 +1,4 @@
-"""Planaria-style deadline-aware scoring and minimal-resource placement, on sub-accelerators.
+"""Planaria's deadline-aware scoring on sub-accelerators, in relmas's form and two published ones.
 
 Paper: Soroush Ghodrati, Byung Hoon Ahn, Joon Kyung Kim, Sean Kinzer, Brahmendra Reddy Yatham,
 Navateja Alla, Hardik Sharma, Mohammad Alian, Eiman Ebrahimi, Nam Sung Kim, Cliff Young and
@@ -11,26 +11,46 @@ Planaria (race mode, when not every task fits): ``slack_i = QoS_i - (now - start
     score_i = priority_i / (slack_i * min(possible_i))   if possible_i is non-empty
             = -priority_i / remaining_time_i(all)         otherwise (cannot meet its QoS)
 tasks get ``min(possible_i)`` subarrays (the fewest that meet the slack) in descending score,
-and the spare subarrays are spread by score.
+and the spare subarrays are spread by score. A task that cannot meet its QoS gets no subarray
+while another task can; when none can, subarrays go in proportion to ``|score|``.
 
-This module, per decision point (every layer boundary / arrival):
-    slack_r  = deadline_r - now
-    rem_r    = remaining_best_s[model][next_layer]            (isolated, best types)
+Forms (``--param form=...``), with ``p`` the priority (``** priority_exponent``),
+``slack = deadline - now`` and ``rem`` the best-type isolated remaining time:
+
+- ``relmas`` (default, ours): meetable (``rem <= slack``) requests by ``p / (slack x rem)``, then
+  the hopeless ones by descending ``-p / rem`` (the smallest ``p / rem`` first, the reverse of the
+  authors' all-hopeless order); cheapest feasible unit, waiting for one (details below).
+- ``dysta``: ``p / slack`` for every request, picked by the Dysta simulator's loop
+  (:mod:`relmas.schedulers._published`): a request past its deadline scores negative and runs
+  only when no request is before its deadline, newest first. This is ``Planaria`` in
+  SamsungLabs/Sparse-Multi-DNN-Scheduling (dysta_scheduler/scheduler.py, ``rsc_estimate = 1``),
+  the form behind the Dysta paper's (MICRO 2023) Planaria numbers. It ranks a request that can no
+  longer make its deadline, but whose deadline is still ahead, *first* (small slack).
+- ``authors``: Planaria's own race mode with one unit as a request's resource (its
+  ``min(possible_i)`` is 1, as in Dysta): meetable requests by ``p / slack``, then the hopeless
+  ones by ``p / rem``, largest first (the share of cores the authors' code gives them).
+``dysta`` and ``authors`` place each pick on its fastest free unit and never leave a unit idle
+while a request is ready, as the single-accelerator codes do. On one sub-accelerator the three
+forms differ only in their order. Both relmas changes (``x rem`` and hopeless last) lower the
+violation rate and lengthen long jobs' turnaround (docs/peers_as_published.md measures them).
+``relmas`` stays the default: the RL env's candidate features and the shipped ``rl:default``
+policy are built on :meth:`PlanariaScheduler.rank` and :meth:`~PlanariaScheduler.feasible_unit`,
+which are this form's, and must not change under them.
+
+The relmas form, per decision point (every layer boundary / arrival):
     meets_r  = rem_r <= slack_r
-    score_r  = priority_r / (slack_r * rem_r)                 if meets_r
-             = -priority_r / rem_r                             otherwise
+    score_r  = p_r / (slack_r * rem_r)   if meets_r   else   -p_r / rem_r
     feasible types of r: t with latency_s[m][t][l] + remaining_best_s[m][l + 1] <= slack_r
 Requests that can meet their deadline come first (then descending score, then request id).
 Each takes the free sub-accelerator of a feasible type with the least energy for its next layer
 (ties: faster, then lower index); if no free unit is feasible, it waits for one. Requests that
 cannot meet their deadline take their fastest free sub-accelerator (least lateness).
 
-Adaptations to this system (every one is ours, not Planaria's):
+Adaptations of the relmas form (every one is ours, not Planaria's):
 - "Units": at layer granularity a request runs on exactly one sub-accelerator, so it cannot span
   several units as a Planaria task spans subarrays. The resource a request needs from the chip is
   unit-time, whose minimum is ``rem_r`` (the best-type remaining time). So ``min(possible_i)``
   (fewest subarrays that meet the slack) becomes ``rem_r`` (fewest unit-seconds that meet it).
-  The score keeps Planaria's shape: higher priority, less slack and less work go first.
 - "Fewest units that meet slack" becomes the *placement* rule: among free units whose type still
   meets the slack, take the cheapest one (least dynamic energy), leaving faster units to others.
   ``prefer_low_energy=False`` takes the fastest feasible unit instead.
@@ -45,11 +65,19 @@ Adaptations to this system (every one is ours, not Planaria's):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Literal
 
 from pydantic import Field
 
-from relmas.schedulers.base import Decision, Scheduler, SchedulerParams, best_free_accel
+from relmas.schedulers._published import dysta_pick_key
+from relmas.schedulers.base import (
+    Decision,
+    Scheduler,
+    SchedulerParams,
+    best_free_accel,
+    place_in_order,
+)
 from relmas.schedulers.registry import register_scheduler
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Dispatch, Request
@@ -58,17 +86,26 @@ _TINY_S = 1e-12  # keeps the score finite for zero-cost layers in hand-made chip
 
 
 class PlanariaParams(SchedulerParams):
-    """Placement knobs of the sub-accelerator adaptation (Planaria's own are hardware sizes)."""
+    """Which Planaria, and the placement knobs of relmas's sub-accelerator adaptation."""
 
+    form: Literal["relmas", "dysta", "authors"] = Field(
+        "relmas",
+        description="relmas (ours): priority / (slack x remaining), hopeless last, cheapest "
+        "feasible unit; dysta: priority / slack as in the Dysta authors' simulator "
+        "(SamsungLabs/Sparse-Multi-DNN-Scheduling); authors: he-actlab/planaria.code race mode "
+        "on one unit, priority / slack, then hopeless by priority / remaining.",
+    )
     prefer_low_energy: bool = Field(
         True,
         description="Place a request that can meet its deadline on the least-energy free unit "
-        "whose type still meets the slack (True) or on the fastest such unit (False).",
+        "whose type still meets the slack (True) or on the fastest such unit (False). "
+        "form=relmas only.",
     )
     work_conserving: bool = Field(
         False,
         description="Give free units left over to meetable requests whose feasible types are all "
-        "busy, on their fastest free unit (True), instead of letting them wait (False).",
+        "busy, on their fastest free unit (True), instead of letting them wait (False). "
+        "form=relmas only (the published forms never leave a unit idle).",
     )
     priority_exponent: float = Field(
         1.0,
@@ -80,7 +117,7 @@ class PlanariaParams(SchedulerParams):
 
 @register_scheduler("planaria")
 class PlanariaScheduler(Scheduler):
-    """Score by priority / (slack x remaining work); cheapest feasible unit; late ones last."""
+    """Priority / (slack x remaining), hopeless last; form=dysta|authors: the published scores."""
 
     Params = PlanariaParams
 
@@ -89,14 +126,37 @@ class PlanariaScheduler(Scheduler):
         assert isinstance(self.params, PlanariaParams)
         self._exponent = float(self.params.priority_exponent)  # read per rank call: hot path
 
+    def _weight(self, req: Request) -> float:
+        return req.priority if self._exponent == 1.0 else req.priority**self._exponent
+
     def rank(self, sim: Simulator, req: Request) -> tuple[bool, float]:
-        """(can meet its deadline, Planaria score); larger runs first."""
+        """(can meet its deadline, Planaria score) of the relmas form; larger runs first.
+
+        Form-independent on purpose: the RL env's features call it on every step.
+        """
         slack_s = req.deadline_s - sim.now_s
         rem_s = max(sim.chip.remaining_best_s[req.model][req.next_layer], _TINY_S)
         weight = req.priority if self._exponent == 1.0 else req.priority**self._exponent
         if rem_s <= slack_s:  # implies slack_s > 0
             return True, weight / (slack_s * rem_s)
         return False, -weight / rem_s
+
+    def dysta_key(self, sim: Simulator, req: Request) -> tuple[bool, float, int]:
+        """form=dysta: ``p / slack`` through the Dysta pick loop; larger runs first.
+
+        Slack exactly 0 (a division by zero in Dysta's code) counts as past the deadline.
+        """
+        slack_s = req.deadline_s - sim.now_s
+        score = self._weight(req) / slack_s if slack_s > 0 else -1.0
+        return dysta_pick_key(score, req.rid)
+
+    def authors_key(self, sim: Simulator, req: Request) -> tuple[bool, float, int]:
+        """form=authors: meetable by ``p / slack``, then the hopeless by ``p / rem``."""
+        slack_s = req.deadline_s - sim.now_s
+        rem_s = max(sim.chip.remaining_best_s[req.model][req.next_layer], _TINY_S)
+        if rem_s <= slack_s:
+            return True, self._weight(req) / slack_s, -req.rid
+        return False, self._weight(req) / rem_s, -req.rid
 
     def feasible_unit(self, sim: Simulator, req: Request, free: Sequence[int]) -> int | None:
         """The cheapest free unit whose type still lets ``req`` meet its deadline, if any."""
@@ -116,9 +176,14 @@ class PlanariaScheduler(Scheduler):
         return None if best is None else best[2]
 
     def decide(self, sim: Simulator) -> list[Decision]:
-        """Meetable requests by score onto feasible units; then the rest onto spare units."""
+        """The form's order; relmas: feasible units, then spare ones; others: fastest free."""
         p = self.params
         assert isinstance(p, PlanariaParams)
+        if p.form != "relmas":
+            key: Callable[[Simulator, Request], tuple[bool, float, int]]
+            key = self.dysta_key if p.form == "dysta" else self.authors_key
+            ordered = sorted(sim.ready.values(), key=lambda r: key(sim, r), reverse=True)
+            return place_in_order(sim, ordered)
         ranked = sorted(sim.ready.values(), key=lambda r: (*self.rank(sim, r), -r.rid))
         ranked.reverse()
         free = list(sim.free_accels)
