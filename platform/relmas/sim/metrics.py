@@ -2,6 +2,15 @@
 
 All metrics are computed from a :class:`SimResult` after the run, never inside the event loop, so
 adding a metric costs the simulator nothing.
+
+Dropped requests: a scheduler that drops (DREAM, CD-MSA, ``drop_policy: drop_hopeless``) must not
+look faster for it. Every latency-based metric (ANTT, mean and percentile latency, STP, fairness,
+EDP) therefore counts a dropped request as if it had finished at its *charged finish*
+``max(drop time, deadline, arrival + isolated latency)``: it is a violation, so no earlier than
+its deadline, and it never completed, so no faster than alone on the chip. A drop is no longer
+free (it used to leave the average), but the charge is a lower bound on what finishing the request
+would have cost, so a dropper's figures stay optimistic. The completed-only figures are reported
+as ``*_completed``; with nothing completed, every latency figure is NaN.
 """
 
 from __future__ import annotations
@@ -23,15 +32,34 @@ def _percentile(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if values.size else math.nan
 
 
-def _per_model_slowdown(res: SimResult) -> dict[int, tuple[float, float]]:
-    """Per model type: (isolated / mean observed latency, mean priority) over completed requests."""
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if values.size else math.nan
+
+
+def charged_turnaround_s(res: SimResult) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of completed or dropped requests, their turnaround; drops at the charged finish).
+
+    With nothing completed there is no latency to report: both are empty, so the figures are
+    NaN ("missing", ranked last by ``evaluation.summary.rank_key``). A charge alone could rank a
+    drop-everything policy best: with deadlines below the isolated latency it is ``a + T_iso``.
+    """
     done = res.completed
+    counted = done | res.dropped if done.any() else done
+    charged = np.maximum(
+        np.maximum(res.finish_s, res.deadline_s), res.arrival_s + res.isolated_latency_s
+    )
+    finish = np.where(res.dropped, charged, res.finish_s)
+    return counted, finish[counted] - res.arrival_s[counted]
+
+
+def _per_model_slowdown(res: SimResult) -> dict[int, tuple[float, float]]:
+    """Per model type: (isolated / mean turnaround, mean priority), drops charged."""
+    counted, turnaround = charged_turnaround_s(res)
+    models, iso, prio = res.model[counted], res.isolated_latency_s[counted], res.priority[counted]
     out: dict[int, tuple[float, float]] = {}
-    for m in np.unique(res.model[done]):
-        sel = done & (res.model == m)
-        mean_latency = float((res.finish_s[sel] - res.arrival_s[sel]).mean())
-        iso = float(res.isolated_latency_s[sel][0])
-        out[int(m)] = (iso / mean_latency, float(res.priority[sel].mean()))
+    for m in np.unique(models):
+        sel = models == m
+        out[int(m)] = (float(iso[sel][0] / turnaround[sel].mean()), float(prio[sel].mean()))
     return out
 
 
@@ -63,18 +91,46 @@ def _group_rates(res: SimResult, keys: np.ndarray, names: list[str] | None) -> d
     return out
 
 
+def _latency_metrics(res: SimResult) -> dict[str, float]:
+    """ANTT and latency statistics: all requests (drops charged), and completed ones only."""
+    counted, charged = charged_turnaround_s(res)
+    done = res.completed
+    latency = res.finish_s[done] - res.arrival_s[done]
+    out = {
+        "antt": _mean(charged / res.isolated_latency_s[counted]),
+        "antt_completed": _mean(latency / res.isolated_latency_s[done]),
+        "mean_latency_s": _mean(charged),
+        "mean_latency_completed_s": _mean(latency),
+    }
+    for q in (50, 95, 99):
+        out[f"p{q}_latency_s"] = _percentile(charged, q)
+        out[f"p{q}_latency_completed_s"] = _percentile(latency, q)
+    return out
+
+
+def _energy_metrics(res: SimResult, completed: int, mean_latency_s: float) -> dict[str, float]:
+    """Energy totals, per completed inference, per request, and the per-inference EDP."""
+    n, energy = res.arrival_s.size, res.energy_j
+    per_inference = energy / completed if completed else math.nan
+    return {
+        "energy_j": energy,
+        "dynamic_energy_j": res.dynamic_energy_j,
+        "static_energy_j": energy - res.dynamic_energy_j,
+        "energy_per_inference_j": per_inference,
+        "energy_per_request_j": energy / n if n else math.nan,
+        "edp": per_inference * mean_latency_s,
+    }
+
+
 def compute_metrics(res: SimResult, tenant_names: list[str] | None = None) -> dict[str, Any]:
     """All scalar and per-group metrics of one run, JSON-serialisable."""
     n = res.arrival_s.size
     done = res.completed
-    latency = res.finish_s[done] - res.arrival_s[done]
-    sla = float(res.met_deadline.sum() / n) if n else math.nan
     completed = int(done.sum())
+    sla = float(res.met_deadline.sum() / n) if n else math.nan
     span = float(res.finish_s[done].max() - res.arrival_s.min()) if completed else math.nan
-    energy = res.energy_j
-    per_inference = energy / completed if completed else math.nan
-    mean_latency = float(latency.mean()) if completed else math.nan
     makespan = res.makespan_s if res.makespan_s > 0 else math.nan
+    latency = _latency_metrics(res)
     return {
         "requests": n,
         "completed": completed,
@@ -83,19 +139,11 @@ def compute_metrics(res: SimResult, tenant_names: list[str] | None = None) -> di
         "drop_rate": float(res.dropped.sum() / n) if n else math.nan,
         "sla_rate_per_tenant": _group_rates(res, res.tenant, tenant_names),
         "sla_rate_per_priority": _group_rates(res, res.priority, None),
-        "antt": float((latency / res.isolated_latency_s[done]).mean()) if completed else math.nan,
+        **latency,
         "stp": stp(res),
         "fairness": fairness(res),
-        "mean_latency_s": mean_latency,
-        "p50_latency_s": _percentile(latency, 50),
-        "p95_latency_s": _percentile(latency, 95),
-        "p99_latency_s": _percentile(latency, 99),
         "throughput_per_s": completed / span if completed and span > 0 else math.nan,
-        "energy_j": energy,
-        "dynamic_energy_j": res.dynamic_energy_j,
-        "static_energy_j": energy - res.dynamic_energy_j,
-        "energy_per_inference_j": per_inference,
-        "edp": per_inference * mean_latency,
+        **_energy_metrics(res, completed, latency["mean_latency_s"]),
         "utilization": (res.busy_s / makespan).tolist(),
         "mean_utilization": float((res.busy_s / makespan).mean()),
         "dram_utilization": res.dram_bytes / (res.bandwidth_bytes_per_s * makespan),
