@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from relmas.cli.common import (
     check_output,
@@ -105,20 +105,36 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def param_label(name: str, annotation: Any) -> str:
+    """``form=relmas|dysta`` for a parameter with fixed choices, else the bare name.
+
+    The choices are where a scheduler's published forms show (``form``), so ``relmas list``
+    names them without the reader opening ``--json`` or the code.
+    """
+    if get_origin(annotation) is Literal:
+        return f"{name}={'|'.join(str(c) for c in get_args(annotation))}"
+    return name
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """List schedulers with their parameters, and scenario presets."""
     from relmas.loaders.scenarios import scenario_names
 
-    info = {}
+    info, labels = {}, {}
     for name in scheduler_names():
         cls = scheduler_class(name)
-        params = {k: f.description or "" for k, f in cls.Params.model_fields.items()}
+        fields = cls.Params.model_fields
+        params = {k: f.description or "" for k, f in fields.items()}
         summary = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
         info[name] = {"summary": summary, "params": params}
+        labels[name] = [param_label(k, f.annotation) for k, f in fields.items()]
     if args.json:
         print(dumps({"schedulers": info, "scenarios": scenario_names()}))
         return 0
-    rows = [[n, d["summary"], ", ".join(d["params"]) or "-"] for n, d in info.items()]
+    rows = [[n, d["summary"], ", ".join(labels[n]) or "-"] for n, d in info.items()]
     print_table("schedulers", ["name", "summary", "parameters"], rows)
+    print("form: relmas = relmas's own adaptation (the default); dysta = the Dysta authors' "
+          "re-implementation (SamsungLabs/Sparse-Multi-DNN-Scheduling); authors = Planaria's own "
+          "code (he-actlab/planaria.code). See docs/peers_as_published.md.")  # fmt: skip
     print_table("scenarios (envs/)", ["name"], [[s] for s in scenario_names()])
     return 0
