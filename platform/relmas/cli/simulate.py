@@ -133,8 +133,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     rows = [[n, d["summary"], ", ".join(labels[n]) or "-"] for n, d in info.items()]
     print_table("schedulers", ["name", "summary", "parameters"], rows)
-    print("form: relmas = relmas's own adaptation (the default); dysta = the Dysta authors' "
-          "re-implementation (SamsungLabs/Sparse-Multi-DNN-Scheduling); authors = Planaria's own "
-          "code (he-actlab/planaria.code). See docs/peers_as_published.md.")  # fmt: skip
+    print("form (the first choice is the default): relmas = relmas's own adaptation; dysta = the "
+          "Dysta authors' re-implementation (SamsungLabs/Sparse-Multi-DNN-Scheduling); authors = "
+          "Planaria's own code (he-actlab/planaria.code). docs/peers_as_published.md")  # fmt: skip
     print_table("scenarios (envs/)", ["name"], [[s] for s in scenario_names()])
     return 0
