@@ -65,3 +65,10 @@ def test_the_config_alone_catches_reward_and_planaria_mistakes() -> None:
         EnvConfig.from_mapping({"planaria_params": {"priority_exponet": 0.5}})
     with pytest.raises(UserError, match=r"reward\.name: .*did you mean .sla."):
         EnvConfig.from_mapping({"reward": {"name": "slaa"}})
+
+
+def test_a_published_planaria_form_is_refused_for_the_features() -> None:
+    # The incremental orderings (flags, prior) use relmas's Planaria rank(); another form would
+    # be accepted and silently ignored.
+    with pytest.raises(UserError, match=r"planaria_params\.form: .*not form 'dysta'"):
+        EnvConfig.from_mapping({"planaria_params": {"form": "dysta"}})

@@ -43,11 +43,19 @@ def planaria_variant(params: Mapping[str, Any]) -> PlanariaScheduler:
     which matches the unweighted ``sla_rate`` KPI better); ``{}`` is the paper's Planaria.
     """
     try:
-        return PlanariaScheduler(PlanariaScheduler.Params.model_validate(dict(params)))
+        sched = PlanariaScheduler(PlanariaScheduler.Params.model_validate(dict(params)))
     except ValidationError as exc:
         raise validation_error(
             "planaria_params", exc, PlanariaParams, "see `relmas list`"
         ) from None
+    form = getattr(sched.params, "form", "relmas")
+    if form != "relmas":  # the incremental orderings use rank() / feasible_unit(): relmas's
+        raise UserError(
+            "planaria_params.form",
+            f"the env's flags and prior follow relmas's Planaria, not form {form!r}",
+            "drop form (or set form: relmas)",
+        )
+    return sched
 
 
 class FeatureEncoder:
