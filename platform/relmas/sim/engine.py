@@ -14,7 +14,7 @@ simulator mid-run is :mod:`relmas.sim.snapshot`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import KeysView, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -24,7 +24,7 @@ from relmas.sim.bandwidth import BANDWIDTH_POLICIES, proportional
 from relmas.sim.chip import Chip
 from relmas.sim.decisions import SchedulingError, check_decisions, check_dispatch
 from relmas.sim.lifecycle import Lifecycle
-from relmas.sim.progress import Progress
+from relmas.sim.progress import APPROX_STARTS, Progress, demand_limit
 from relmas.sim.request import Dispatch, Request, RequestSpec
 from relmas.sim.result import SimResult
 
@@ -63,6 +63,8 @@ class Simulator(Lifecycle, Progress):
         self.record_trace = record_trace
         self._n_accels = chip.num_accels
         self._bw = chip.bandwidth_bytes_per_s
+        top = max(d for per_model in chip.demand_bytes_per_s for row in per_model for d in row)
+        self._demand_limit = demand_limit(self._bw, chip.num_accels, top)
         self.reset()
 
     def reset(self) -> None:
@@ -78,7 +80,9 @@ class Simulator(Lifecycle, Progress):
         self.bandwidth_cap_bytes_per_s = [math.inf] * n
         self.layer_start_s = [0.0] * n
         self.block_left = [0] * n
-        self.busy: list[int] = []
+        # Busy units in the order their current layer (or block) started, each with its layer's
+        # DRAM demand: the order the demand is summed in. A dict makes a finish O(1).
+        self._busy: dict[int, float] = {}
         self.busy_s = [0.0] * n
         self.layers_run = [0] * n
         self.dynamic_energy_j = 0.0
@@ -102,9 +106,14 @@ class Simulator(Lifecycle, Progress):
         return self._end_s
 
     @property
+    def busy(self) -> KeysView[int]:
+        """Busy units, in the order their running layer (or block) was dispatched (a live view)."""
+        return self._busy.keys()
+
+    @property
     def dispatches(self) -> int:
         """Layers started so far: the finished ones plus one per busy unit."""
-        return sum(self.layers_run) + len(self.busy)
+        return sum(self.layers_run) + len(self._busy)
 
     @property
     def arrivals_left(self) -> int:
@@ -114,11 +123,11 @@ class Simulator(Lifecycle, Progress):
     @property
     def finished(self) -> bool:
         """True when every request is completed or dropped."""
-        return not self.arrivals_left and not self.ready and not self.busy
+        return not self.arrivals_left and not self.ready and not self._busy
 
     def can_wait(self) -> bool:
         """Waiting is allowed only if some future event can create a new decision point."""
-        return bool(self.busy or self.arrivals_left or self.decision_period_s)
+        return bool(self._busy or self.arrivals_left or self.decision_period_s)
 
     def snapshot(self, *, clairvoyant: bool = False) -> Simulator:
         """A clone to simulate ahead from here; see :func:`relmas.sim.snapshot.snapshot`.
@@ -169,15 +178,13 @@ class Simulator(Lifecycle, Progress):
                 return True
             nxt = self._next_arrival  # the next event: an arrival, a layer end or a tick
             t = self._arrival_s[nxt] if nxt < self._n_specs else math.inf
-            if self.busy:
+            if self._busy:
                 if not self._prop:
                     self._refresh_rates()
                     t = self._next_end_s(t)
                 else:  # one common rate; a lane's front is always up to date
                     if self._stale_rates:
-                        self._stale_rates = False
-                        total = self.dram_demand_bytes_per_s
-                        d_lane.rate = 1.0 if total <= self._bw else self._bw / total
+                        self._common_rate()
                     if d_lane.units:
                         end = self.now_s + self._rem[d_lane.units[0]] / d_lane.rate
                         if end < t:
@@ -212,7 +219,7 @@ class Simulator(Lifecycle, Progress):
             del ready[req.rid]
             self.block_left[a] = d.layers - 1
             self.bandwidth_cap_bytes_per_s[a] = d.bandwidth_cap_bytes_per_s
-            self._start_layer(a, req, True)
+            self._start_layer(a, req)
             self._stale_rates = True
             return 1
         return self._apply_batch(decisions)
@@ -241,13 +248,15 @@ class Simulator(Lifecycle, Progress):
     def _advance_to(self, t: float) -> None:
         t0 = self.now_s
         self.now_s = t
-        if self.busy:  # the running set, hence the DRAM demand, is constant on (t0, t)
-            total = self._dram_demand
-            if total is None:
-                total = self.dram_demand_bytes_per_s
-            over = total / self.chip.bandwidth_bytes_per_s - 1.0
-            if over > 0.0:
-                self.oversubscription_s += over * (t - t0)
+        if self._busy:  # the running set, hence the DRAM demand, is constant on (t0, t)
+            if (  # unless surely undersubscribed (see demand_limit): over <= 0 then
+                self._dram_demand is not None
+                or self._approx_demand >= self._demand_limit
+                or self._approx_starts >= APPROX_STARTS
+            ):
+                over = self.dram_demand_bytes_per_s / self._bw - 1.0
+                if over > 0.0:
+                    self.oversubscription_s += over * (t - t0)
             if self._prop:
                 d_lane = self._lanes[0]
                 finished = (

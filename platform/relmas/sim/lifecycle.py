@@ -25,7 +25,6 @@ class Lifecycle:
     ready_log: list[Request]
     free_accels: list[int]
     accel_request: list[Request | None]
-    busy: list[int]
     busy_s: list[float]
     layers_run: list[int]
     layer_start_s: list[float]
@@ -41,9 +40,10 @@ class Lifecycle:
     _next_arrival: int
     _hopeless: list[tuple[float, int, int]]
     _end_s: float
-    _busy_demand: list[float]
+    _busy: dict[int, float]
     _dram_demand: float | None
-    _start_layer: Callable[[int, Request, bool], None]  # from Progress
+    _approx_demand: float
+    _start_layer: Callable[[int, Request], None]  # from Progress
 
     def _admit_arrivals(self) -> None:
         specs, chip, times = self.specs, self.chip, self._arrival_s
@@ -84,7 +84,7 @@ class Lifecycle:
         self.free_accels.remove(a)
         self.block_left[a] = d.layers - 1
         self.bandwidth_cap_bytes_per_s[a] = d.bandwidth_cap_bytes_per_s
-        self._start_layer(a, req, True)
+        self._start_layer(a, req)
 
     def _finish_layer(self, a: int) -> None:
         req: Request = self.accel_request[a]  # type: ignore[assignment]
@@ -107,15 +107,12 @@ class Lifecycle:
             req.finish_s = now
         elif self.block_left[a]:
             self.block_left[a] -= 1
-            self._start_layer(a, req, False)
+            self._start_layer(a, req)
             return
         else:
             self._make_ready(req)
         self.accel_request[a] = None
-        busy = self.busy
-        i = busy.index(a)
-        del busy[i]
-        del self._busy_demand[i]
+        self._approx_demand -= self._busy.pop(a)
         self._dram_demand = None
         free = self.free_accels
         free.append(a)

@@ -19,13 +19,30 @@ from relmas.sim.chip import Chip
 from relmas.sim.lanes import KEY_TOL, Lane, fold
 from relmas.sim.request import RUNNING, Request
 
+APPROX_STARTS = 512  # layer starts after which the running demand sum is recomputed exactly
+
+
+def demand_limit(bandwidth: float, num_accels: int, max_demand: float) -> float:
+    """The running demand sum below which the exact sum is surely below ``bandwidth``.
+
+    Why: the exact left-to-right sum is O(n) per event, the DRAM is oversubscribed only a small
+    part of the time, and below the bandwidth every layer runs at full speed whatever the exact
+    sum is, so the engine computes it only when the running sum is not clearly below.
+
+    The running sum and the exact left-to-right sum each differ from the true sum by at most
+    one rounding per addition, each at most 2**-53 of a partial sum <= ``num_accels`` x
+    ``max_demand``: <= 2 x APPROX_STARTS updates since the last exact sum, plus ``num_accels``
+    additions in the exact sum. Twice that is kept as margin.
+    """
+    updates = 2 * (2 * APPROX_STARTS + 2 * num_accels + 4)
+    return bandwidth - updates * 2.0**-53 * num_accels * max_demand
+
 
 class Progress:
     """Mixin of :class:`~relmas.sim.engine.Simulator`: the running layers' state and views."""
 
     chip: Chip
     now_s: float
-    busy: list[int]
     accel_request: list[Request | None]
     demand_bytes_per_s: list[float]
     bandwidth_cap_bytes_per_s: list[float]
@@ -35,20 +52,25 @@ class Progress:
     _rem: list[float]  # full-speed work left; under proportional, as of _mark in its lane's log
     _mark: list[int]
     _lanes: tuple[Lane, Lane]  # (layers with DRAM traffic, layers without)
-    _busy_demand: list[float]  # demand_bytes_per_s of each unit in ``busy``, in that order
+    _busy: dict[int, float]  # busy unit -> its layer's demand, in ``busy`` order
     _rate: list[float]
     _stale_rates: bool
     _dram_demand: float | None
+    _approx_demand: float  # the demand sum kept by + and -: cheap, off by a bounded error
+    _approx_starts: int
+    _demand_limit: float
+    _bw: float
 
     def _reset_progress(self, n: int, proportional: bool) -> None:
         self._prop = proportional
         self._rem = [0.0] * n
         self._mark = [0] * n
         self._lanes = (Lane(1.0), Lane(1.0))
-        self._busy_demand = []
         self._rate = [0.0] * n  # fraction of full speed (per unit; under proportional, by rates())
         self._stale_rates = False
         self._dram_demand = None
+        self._approx_demand = 0.0
+        self._approx_starts = 0
 
     # ----------------------------------------------------------------- views
     @property
@@ -69,7 +91,7 @@ class Progress:
         self._refresh_rates()
         if self._prop:
             rate, demand, scale = self._rate, self.demand_bytes_per_s, self._lanes[0].rate
-            for a in self.busy:
+            for a in self._busy:
                 rate[a] = scale if demand[a] > 0 else 1.0
         return self._rate
 
@@ -97,17 +119,18 @@ class Progress:
     def dram_demand_bytes_per_s(self) -> float:
         """Sum of the running layers' bandwidth demands (can exceed the capacity).
 
-        Summed in ``busy`` order, as a fresh ``sum`` over the running units would, from a list
-        kept beside ``busy``, and cached until the running set changes.
+        Summed in ``busy`` order, as a fresh ``sum`` over the running units would, and cached
+        until the running set changes.
         """
         total = self._dram_demand
         if total is None:
-            total = self._dram_demand = sum(self._busy_demand)
+            total = self._dram_demand = self._approx_demand = sum(self._busy.values())
+            self._approx_starts = 0
         return total
 
     # ----------------------------------------------------------------- engine side
-    def _start_layer(self, a: int, req: Request, new: bool) -> None:
-        """Run ``req``'s next layer on ``a``: a ``new`` entry at the end of ``busy``, or the next
+    def _start_layer(self, a: int, req: Request) -> None:
+        """Run ``req``'s next layer on ``a``: a new entry at the end of ``busy``, or the next
         layer of a block on a unit that keeps its place in ``busy``."""
         chip, m, layer = self.chip, req.model, req.next_layer
         ty = chip.accel_type[a]
@@ -116,11 +139,11 @@ class Progress:
         self.accel_request[a] = req
         demand = self.demand_bytes_per_s[a] = chip.demand_bytes_per_s[m][ty][layer]
         self._dram_demand = None
-        if new:
-            self.busy.append(a)
-            self._busy_demand.append(demand)
-        else:
-            self._busy_demand[self.busy.index(a)] = demand
+        busy = self._busy
+        before = busy.get(a)
+        busy[a] = demand  # a unit already busy keeps its place
+        self._approx_demand += demand if before is None else demand - before
+        self._approx_starts += 1
         self.layer_start_s[a] = self.now_s
         work = chip.compute_s[m][ty][layer]
         if not self._prop:
@@ -145,13 +168,13 @@ class Progress:
         if z_lane.units:
             finished = finished + lanes.advance(z_lane, t0, t, self._rem, self._mark)
         if len(finished) > 1:
-            finished.sort(key=self.busy.index)
+            finished.sort(key=list(self._busy).index)
         return finished
 
     def _next_end_s(self, t: float) -> float:
         """``min(t, earliest projected end of a running layer)`` under a per-layer rate policy."""
         now, rem, rate = self.now_s, self._rem, self._rate
-        for a in self.busy:
+        for a in self._busy:
             end = now + rem[a] / rate[a]  # the same expression _progress_general tests
             if end < t:
                 t = end
@@ -161,26 +184,31 @@ class Progress:
         """Advance every running layer from ``t0`` to ``t``; the ones ending, in ``busy`` order."""
         finished = []
         rem, rate, dt = self._rem, self._rate, t - t0
-        for a in self.busy:
+        for a in self._busy:
             if t0 + rem[a] / rate[a] <= t:
                 finished.append(a)
             rem[a] -= rate[a] * dt
         return finished
+
+    def _common_rate(self) -> None:
+        """Proportional policy: the one slow-down factor of the layers with DRAM traffic."""
+        self._stale_rates = False
+        if self._approx_demand < self._demand_limit and self._approx_starts < APPROX_STARTS:
+            self._lanes[0].rate = 1.0  # surely undersubscribed: see demand_limit()
+            return
+        total, bw = self.dram_demand_bytes_per_s, self._bw
+        self._lanes[0].rate = 1.0 if total <= bw else bw / total
 
     def _refresh_rates(self) -> None:
         """Recompute bandwidth shares once per change of the running set, only when needed."""
         if not self._stale_rates:
             return
         self._stale_rates = False
-        busy = self.busy
+        busy = self._busy
         if not busy:
             return
-        if self._prop:  # one common slow-down factor for the layers with DRAM traffic
-            total = self._dram_demand
-            if total is None:
-                total = self._dram_demand = sum(self._busy_demand)
-            bw = self.chip.bandwidth_bytes_per_s
-            self._lanes[0].rate = 1.0 if total <= bw else bw / total
+        if self._prop:
+            self._common_rate()
             return
         demand, caps = self.demand_bytes_per_s, self.bandwidth_cap_bytes_per_s
         bw = self.chip.bandwidth_bytes_per_s

@@ -27,12 +27,12 @@ _SHARED = (
     "chip", "bandwidth_policy", "_share", "drop_hopeless", "decision_period_s", "record_trace",
     "_n_accels", "_bw", "_prop", "now_s", "dynamic_energy_j", "oversubscription_s",
     "dram_bytes_moved", "_next_arrival", "_skip_decision_at", "_tick", "_at_tick", "_end_s",
-    "_stale_rates", "_dram_demand",
+    "_stale_rates", "_dram_demand", "_approx_demand", "_approx_starts", "_demand_limit",
 )  # fmt: skip
 # Lists of immutable values: a shallow copy each.
 _LISTS = (
     "free_accels", "demand_bytes_per_s", "bandwidth_cap_bytes_per_s", "layer_start_s",
-    "block_left", "busy", "busy_s", "layers_run", "_busy_demand", "_rate", "_hopeless", "trace",
+    "block_left", "busy_s", "layers_run", "_rate", "_hopeless", "trace",
 )  # fmt: skip
 
 
@@ -57,6 +57,7 @@ def snapshot(sim: Simulator, *, clairvoyant: bool = False) -> Simulator:
         state[name] = src[name]
     for name in _LISTS:
         state[name] = src[name][:]
+    clone._busy = sim._busy.copy()
     arrived = sim._next_arrival
     if clairvoyant:  # the spec lists are never written: share them
         clone.specs, clone._arrival_s, clone._n_specs = sim.specs, sim._arrival_s, sim._n_specs

@@ -79,7 +79,7 @@ def _check_state(sim: Simulator, prev_now: float) -> None:
     # (e) the clock is monotone.
     assert sim.now_s >= prev_now
     # Units are either free or busy, never both, and a busy unit holds a running request.
-    assert sorted(sim.free_accels + sim.busy) == list(range(sim.chip.num_accels))
+    assert sorted([*sim.free_accels, *sim.busy]) == list(range(sim.chip.num_accels))
     for a in sim.free_accels:
         assert sim.accel_request[a] is None
     for a in sim.busy:

@@ -20,6 +20,7 @@ from relmas.schedulers import make_scheduler
 from relmas.sim import RequestSpec, Simulator
 from relmas.sim import lanes as lanes_mod
 from relmas.sim.lanes import Lane, advance, fold, insert, sync
+from relmas.sim.progress import APPROX_STARTS, demand_limit
 from relmas.sim.toy import toy_chip
 
 works = st.sampled_from([0.5, 1.0, 1.0 + 2**-40, 3.0]) | st.floats(1e-9, 4.0)
@@ -128,3 +129,53 @@ def test_keys_too_close_to_call_are_ranked_exactly() -> None:
         keys_say = lane.keys[lane.units.index(1)] < lane.keys[lane.units.index(0)]
         misordered_keys += work != exact and keys_say != (work < exact)
     assert misordered_keys > 0  # the case this test is about did occur
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    bw=st.sampled_from([1.0, 3.0, 1e12]),
+    steps=st.lists(st.tuples(st.integers(0, 5), st.floats(0.0, 1.0)), max_size=200),
+)
+def test_a_running_demand_sum_below_the_limit_means_the_exact_sum_is_below_bandwidth(
+    bw: float, steps: list[tuple[int, float]]
+) -> None:
+    # The engine skips the O(n) exact demand sum when its running sum (kept by + and -) is
+    # below demand_limit(): the exact left-to-right sum must then be below the bandwidth.
+    n, top = 6, bw * 0.5  # demands up to half the bandwidth: the sum crosses B often
+    limit = demand_limit(bw, n, top)
+    busy: dict[int, float] = {}
+    running, updates = 0.0, 0
+    for unit, frac in steps:
+        demand = frac * top if frac < 0.98 else math.nextafter(bw / 3, math.inf)  # near ties
+        if unit in busy and frac < 0.3:
+            running -= busy.pop(unit)
+        else:
+            before = busy.get(unit)
+            busy[unit] = demand
+            running += demand if before is None else demand - before
+            updates += 1
+        exact = sum(busy.values())
+        if running < limit and updates < APPROX_STARTS:
+            assert exact < bw
+        if updates >= APPROX_STARTS:
+            running, updates = exact, 0
+
+
+def test_the_demand_limit_covers_running_sums_that_drifted_below_the_bandwidth() -> None:
+    # Search for the case the margin is for: a running sum below B whose exact sum is not.
+    rng = np.random.default_rng(1)
+    bw, n = 1.0, 4
+    limit = demand_limit(bw, n, bw)
+    drifted = 0
+    for _ in range(20_000):
+        values = (bw / 3) * (1 + rng.integers(-4, 5, size=3) * 2.0**-52)
+        noise = rng.uniform(0.0, bw, size=2)
+        running = 0.0
+        for v in (noise[0], values[0], noise[1], values[1]):
+            running += v
+        running = running - noise[0] - noise[1] + values[2]
+        exact = sum(values.tolist())
+        if running < bw <= exact:
+            drifted += 1
+            assert running >= limit
+    assert drifted > 0
