@@ -28,6 +28,7 @@ import numpy as np
 
 from relmas.cli.common import positive_int, print_table
 from relmas.cli.simulate import add_setup_args
+from relmas.errors import UserError
 from relmas.experiment import Setup, load_setup, make_simulator
 from relmas.schedulers import make_scheduler
 from relmas.sim.engine import Simulator
@@ -142,13 +143,12 @@ def _time(setup: Setup, name: str, repeat: int) -> dict[str, Any]:
     }
 
 
-def _curve(args: argparse.Namespace, names: list[str]) -> list[dict[str, Any]]:
+def _curve(setups: dict[str, Setup], names: list[str], repeat: int) -> list[dict[str, Any]]:
     """Every (chip, scheduler) of the curve, round-robin, with the first chip as reference."""
-    chips = [h.strip() for h in args.curve.split(",") if h.strip()]
-    setups = {h: load_setup(args.scenario, h, None) for h in chips}
+    chips = list(setups)
     best: dict[tuple[str, str], float] = {}
     bare: dict[str, float] = {}
-    for i in range(args.repeat):
+    for i in range(repeat):
         for h in chips:
             sim = make_simulator(setups[h], i)
             bare[h] = max(bare.get(h, 0.0), _cpu_rate(lambda sim=sim: bare_loop(sim)))
@@ -198,8 +198,13 @@ def cmd_bench_sim(args: argparse.Namespace) -> int:
     """Time the simulator with real schedulers, each beside the bare loop."""
     setup = load_setup(args.scenario, args.hardware, args.bandwidth_gbps)
     names = [n.strip() for n in args.scheduler.split(",") if n.strip()]
-    for name in names:  # imports and caches, and a bad name fails before any timing
-        make_simulator(setup, 0).run(make_scheduler(name), seed=0)
+    if not names:
+        raise UserError("--scheduler", "names no scheduler", "e.g. --scheduler fcfs,planaria")
+    curve_names = [n.strip() for n in args.curve_scheduler.split(",") if n.strip()]
+    chips = [h.strip() for h in args.curve.split(",") if h.strip()]
+    curve = {h: load_setup(args.scenario, h, None) for h in chips}  # bad input fails here, not
+    for name in dict.fromkeys([*names, *curve_names, args.snapshot_scheduler]):  # after timing
+        make_simulator(setup, 0).run(make_scheduler(name), seed=0)  # also imports and caches
     per = {name: _time(setup, name, args.repeat) for name in names}
     head = per[names[0]]
     out: dict[str, Any] = {
@@ -212,9 +217,8 @@ def cmd_bench_sim(args: argparse.Namespace) -> int:
         "meets_ratio_target": head["ratio_to_bare_loop"] >= TARGET_RATIO,
         "schedulers": per,
     }  # fmt: skip
-    if args.curve.strip():
-        curve_names = [n.strip() for n in args.curve_scheduler.split(",") if n.strip()]
-        out["chip_curve"] = _curve(args, curve_names)
+    if curve:
+        out["chip_curve"] = _curve(curve, curve_names, args.repeat)
         out["target_rate_vs_first_chip"] = TARGET_CURVE
     if args.snapshots > 0:
         out.update(_snapshots(setup, args.snapshot_scheduler, args.snapshots))
