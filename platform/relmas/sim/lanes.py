@@ -112,12 +112,9 @@ def rebase(lane: Lane, rem: list[float], mark: list[int]) -> None:
 
 
 def advance(lane: Lane, t0: float, t: float, rem: list[float], mark: list[int]) -> list[int]:
-    """Move the lane from ``t0`` to ``t``; return (and remove) the members that finish by ``t``.
-
-    A member finishes when its projected end ``t0 + rem / rate`` is not after ``t``: the
-    expression of the engine's next-event search, so the layer that set ``t`` always ends. The
-    front member is kept up to date (it is read at every event), the others lazily.
-    """
+    """Move the lane from ``t0`` to ``t``; return (and remove) the members that finish by ``t``:
+    those whose projected end ``t0 + rem / rate`` (the engine's next-event expression, so the
+    layer that set ``t`` always ends) is not after ``t``. The front is kept up to date."""
     units, rate, log = lane.units, lane.rate, lane.log
     done = 0
     if t0 + rem[units[0]] / rate <= t:
