@@ -109,7 +109,8 @@ def load_setup(scenario: str, hardware: str, bandwidth_gbps: float | None = None
 
 def _draws(scenario: Scenario, arrival: object, rate: float) -> float:
     """Upper estimate of the arrival times one tenant's generator draws (``sim.arrivals``)."""
-    n, horizon = scenario.num_requests, scenario.horizon_s
+    n: float | None = scenario.num_requests
+    horizon = scenario.horizon_s
     per_s = rate
     if isinstance(arrival, PeriodicArrival):
         per_s = arrival.fps

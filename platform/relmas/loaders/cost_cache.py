@@ -16,6 +16,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ def _read(path: Path) -> ModelCostTable | None:
 
 def _write(path: Path, table: ModelCostTable) -> None:
     """Atomic write: concurrent workers never read a half-written table."""
-    arrays = table.to_arrays()
+    arrays: dict[str, Any] = table.to_arrays()
     write_with(path, lambda fh: np.savez(fh, **arrays))
 
 
