@@ -40,7 +40,8 @@ else:  # pragma: no cover - sum() of floats became compensated (Neumaier) in 3.1
         return reduce(operator.add, values, start)
 
 
-REKEY_EVENTS = 4096  # log length that triggers a rebase (bounds the keys' error and memory)
+REKEY_EVENTS = 1024  # log length that triggers a rebase: bounds the keys' error, memory and a
+# snapshot's copy of the log
 # Keys closer than KEY_TOL x (virtual time + key) are compared exactly: the keys' own error
 # after <= REKEY_EVENTS rounded additions is below 2**-40 of that, so the margin is ~1000x.
 KEY_TOL = 2.0**-30
@@ -67,7 +68,7 @@ class Lane:
         self.rate = rate
 
     def copy(self) -> Lane:
-        """A copy sharing nothing mutable (members' values are synced by the caller)."""
+        """A copy sharing nothing mutable (with the same members, keys and log)."""
         lane = Lane(self.rate)
         lane.units, lane.keys, lane.log, lane.v = self.units[:], self.keys[:], self.log[:], self.v
         return lane
