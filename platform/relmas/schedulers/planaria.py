@@ -68,8 +68,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Literal
 
+import numpy as np
 from pydantic import Field
 
+from relmas.schedulers._incremental import RankedQueue
 from relmas.schedulers._published import dysta_pick_key
 from relmas.schedulers.base import (
     Decision,
@@ -125,6 +127,14 @@ class PlanariaScheduler(Scheduler):
         super().__init__(params)
         assert isinstance(self.params, PlanariaParams)
         self._exponent = float(self.params.priority_exponent)  # read per rank call: hot path
+        self._form = self.params.form
+        self._work_conserving = self.params.work_conserving
+        self._queue = RankedQueue()  # the relmas form's order, kept incrementally
+
+    def reset(self, sim: Simulator, rng: np.random.Generator) -> None:
+        """Forget the previous run's queue (a new simulator restarts it anyway)."""
+        super().reset(sim, rng)
+        self._queue = RankedQueue()
 
     def _weight(self, req: Request) -> float:
         return req.priority if self._exponent == 1.0 else req.priority**self._exponent
@@ -177,29 +187,44 @@ class PlanariaScheduler(Scheduler):
 
     def decide(self, sim: Simulator) -> list[Decision]:
         """The form's order; relmas: feasible units, then spare ones; others: fastest free."""
-        p = self.params
-        assert isinstance(p, PlanariaParams)
-        if p.form != "relmas":
+        if self._form != "relmas":
             key: Callable[[Simulator, Request], tuple[bool, float, int]]
-            key = self.dysta_key if p.form == "dysta" else self.authors_key
+            key = self.dysta_key if self._form == "dysta" else self.authors_key
             ordered = sorted(sim.ready.values(), key=lambda r: key(sim, r), reverse=True)
             return place_in_order(sim, ordered)
-        ranked = sorted(sim.ready.values(), key=lambda r: (*self.rank(sim, r), -r.rid))
-        ranked.reverse()
-        free = list(sim.free_accels)
+        meetable = self._queue.meetable(sim, self._weight, _TINY_S)
+        free = sim.free_accels
+        if len(free) == 1:  # the common case (one unit just finished): the loop below, unrolled
+            for req in meetable:
+                a = self.feasible_unit(sim, req, free)
+                if a is not None:
+                    return [Dispatch(req, a)]
+            late = self._queue.late(1)
+            if late:
+                return [Dispatch(late[0], free[0])]
+            if meetable and (self._work_conserving or not sim.can_wait()):
+                return [Dispatch(meetable[0], free[0])]
+            return []
+        return self._place(sim, meetable, list(free))
+
+    def _place(self, sim: Simulator, meetable: list[Request], free: list[int]) -> list[Decision]:
+        """Meetable requests on feasible units, then the late ones on their fastest units."""
         out: list[Decision] = []
         waiting: list[Request] = []
-        for req in ranked:
+        for req in meetable:
             if not free:
                 break
-            meets = self.rank(sim, req)[0]
-            a = self.feasible_unit(sim, req, free) if meets else best_free_accel(sim, req, free)
+            a = self.feasible_unit(sim, req, free)
             if a is None:
                 waiting.append(req)
                 continue
             free.remove(a)
             out.append(Dispatch(req, a))
-        if p.work_conserving or not (out or sim.can_wait()):
+        for req in self._queue.late(len(free)):  # cannot meet their deadline: fastest unit
+            a = best_free_accel(sim, req, free)
+            free.remove(a)
+            out.append(Dispatch(req, a))
+        if self._work_conserving or not (out or sim.can_wait()):
             for req in waiting[: len(free)]:
                 a = best_free_accel(sim, req, free)
                 free.remove(a)
