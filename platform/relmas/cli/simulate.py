@@ -121,7 +121,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from relmas.loaders.scenarios import scenario_names
 
     info, labels = {}, {}
-    for name in scheduler_names():
+    for name in scheduler_names(lookahead=True):  # rollout too: it can be named everywhere
         cls = scheduler_class(name)
         fields = cls.Params.model_fields
         params = {k: f.description or "" for k, f in fields.items()}

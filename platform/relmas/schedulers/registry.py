@@ -7,7 +7,18 @@ References accepted by :func:`make_scheduler`:
   below ``relmas.rl`` in the layers and must not import it; the package declares the resolver in
   ``pyproject.toml`` and it is loaded only when such a reference is made (so plain heuristics
   never import the policy code). Other packages can add prefixes the same way.
-- ``package.module:ClassName`` for a user's own scheduler class.
+- ``package.module:ClassName`` for a user's own scheduler class;
+- any of these followed by ``?key=value&key=value`` parameters, e.g.
+  ``planaria?priority_exponent=0.5`` (the best heuristic on ``heavy``) or
+  ``rollout?base=sjf&horizon_s=0.02``. Why: ``compare`` and ``headroom`` take lists of names, and
+  a variant needs a name to stand beside its default in one table. A dotted key fills a mapping
+  parameter (``rollout?base_params.priority_exponent=1``); values are YAML-like scalars
+  (``true``, ``3``, ``0.5``, ``null``, else text) checked by the scheduler's own parameters.
+
+Lookahead schedulers (``rollout``) are registered like any other but left out of
+:func:`scheduler_names` unless asked for: "every heuristic" (``compare --schedulers all``,
+``relmas evaluate``, sweeps) must not silently include a scheduler that simulates ahead hundreds
+of times per decision, nor count it as a heuristic.
 """
 
 from __future__ import annotations
@@ -25,11 +36,15 @@ from relmas.schedulers.base import Scheduler
 
 S = TypeVar("S", bound=type[Scheduler])
 _REGISTRY: dict[str, type[Scheduler]] = {}
+_LOOKAHEAD: set[str] = set()
 _NOT_POLICIES = {"base", "registry"}
 
 
-def register_scheduler(name: str) -> Callable[[S], S]:
-    """Class decorator: register a scheduler under ``name`` (an error if the name is taken)."""
+def register_scheduler(name: str, *, lookahead: bool = False) -> Callable[[S], S]:
+    """Class decorator: register a scheduler under ``name`` (an error if the name is taken).
+
+    ``lookahead=True`` marks a scheduler that simulates ahead (see the module docstring).
+    """
 
     def deco(cls: S) -> S:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
@@ -37,6 +52,8 @@ def register_scheduler(name: str) -> Callable[[S], S]:
             raise ValueError(f"scheduler {name!r} is already registered by {other.__module__}")
         cls.name = name
         _REGISTRY[name] = cls
+        if lookahead:
+            _LOOKAHEAD.add(name)
         return cls
 
     return deco
@@ -50,10 +67,16 @@ def _load_builtin() -> None:
             importlib.import_module(f"relmas.schedulers.{info.name}")
 
 
-def scheduler_names() -> list[str]:
-    """Names of all built-in schedulers, sorted."""
+def scheduler_names(*, lookahead: bool = False) -> list[str]:
+    """Names of the built-in heuristics, sorted; ``lookahead=True`` adds ``rollout`` and kin."""
     _load_builtin()
-    return sorted(_REGISTRY)
+    return sorted(n for n in _REGISTRY if lookahead or n not in _LOOKAHEAD)
+
+
+def is_lookahead(name: str) -> bool:
+    """Whether ``name`` is a registered lookahead scheduler (simulates ahead to decide)."""
+    _load_builtin()
+    return name in _LOOKAHEAD
 
 
 def scheduler_class(name: str) -> type[Scheduler]:
@@ -109,19 +132,28 @@ def _loader(ep: importlib.metadata.EntryPoint) -> Callable[[str], Scheduler]:
 
 
 def make_scheduler(ref: str, params: Mapping[str, Any] | None = None) -> Scheduler:
-    """Build a scheduler from a reference and optional parameters (validated)."""
+    """Build a scheduler from a reference and optional parameters (validated).
+
+    ``ref`` may carry ``?key=value&...`` parameters (module docstring); giving the same key
+    there and in ``params`` is an error rather than a silent override.
+    """
+    ref, query = split_ref(ref)
+    merged = nest_dotted({**query, **(params or {})})
+    clash = sorted(set(query) & set(params or {}))
+    if clash:
+        raise UserError("scheduler", f"{clash[0]!r} is given twice", "give it once")
     prefix, sep, rest = ref.partition(":")
     if sep:
         resolve = resolvers().get(prefix)
         if resolve is not None:
-            if params:
+            if merged:
                 raise UserError(
-                    "--param", f"{ref} takes no parameters", f"drop --param for {prefix}:"
+                    "--param", f"{ref} takes no parameters", f"drop the parameters of {prefix}:"
                 )
             return resolve(rest)
     cls = _import_class(ref) if ":" in ref else scheduler_class(ref)
     try:
-        return cls(cls.Params.model_validate(dict(params or {})))
+        return cls(cls.Params.model_validate(merged))
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "params"
@@ -131,3 +163,56 @@ def make_scheduler(ref: str, params: Mapping[str, Any] | None = None) -> Schedul
             fix = did_you_mean(field, known) if known else f"{ref} takes no parameters"
         msg = " ".join(str(err["msg"]).split())
         raise UserError(f"scheduler {ref} params.{field}", msg, fix) from None
+
+
+def split_ref(ref: str) -> tuple[str, dict[str, Any]]:
+    """``"planaria?priority_exponent=0.5"`` -> ``("planaria", {"priority_exponent": 0.5})``."""
+    name, sep, query = ref.partition("?")
+    if not sep:
+        return ref, {}
+    out: dict[str, Any] = {}
+    for item in query.split("&"):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise UserError(
+                "scheduler", f"{item!r} in {ref!r} is not KEY=VALUE", "e.g. planaria?form=dysta"
+            )
+        if key.strip() in out:
+            raise UserError(
+                "scheduler", f"{key.strip()!r} is given twice in {ref!r}", "give it once"
+            )
+        out[key.strip()] = scalar(value.strip())
+    return name.strip(), out
+
+
+def scalar(text: str) -> Any:
+    """A parameter value typed like a YAML scalar: bool, null, int, float, else the text."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("null", "none", "~"):
+        return None
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def nest_dotted(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"base_params.form": "dysta"}`` -> ``{"base_params": {"form": "dysta"}}``.
+
+    A dotted key merges into a mapping given whole under its first part, so
+    ``--param base=planaria --param base_params.form=dysta`` works as well as the ``?`` form.
+    """
+    out: dict[str, Any] = {k: v for k, v in params.items() if "." not in k}
+    for key, value in params.items():
+        head, dot, tail = key.partition(".")
+        if not dot:
+            continue
+        inner = out.get(head, {})
+        if not isinstance(inner, Mapping):
+            raise UserError("scheduler", f"{head!r} is not a mapping", f"drop {key!r} or {head!r}")
+        out[head] = {**inner, tail: value}  # a copy: the caller's mapping stays as it was
+    return out
