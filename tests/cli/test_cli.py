@@ -25,7 +25,8 @@ def run_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> object:
 def test_list__names_every_scheduler_and_preset(capsys: pytest.CaptureFixture[str]) -> None:
     out = run_json(capsys, ["list", "--json"])
     assert isinstance(out, dict)
-    assert sorted(out["schedulers"]) == scheduler_names()
+    assert sorted(out["schedulers"]) == scheduler_names(lookahead=True)
+    assert "rollout" in out["schedulers"] and "rollout" not in scheduler_names()
     assert len(out["schedulers"]) >= 16
     assert {"light", "medium", "heavy", "tight", "arvr"} <= set(out["scenarios"])
 
@@ -104,6 +105,13 @@ BAD_INPUTS = [
     (["simulate", "--scheduler", "dysta", "--param", "beta"], "--param"),
     (["simulate", "--scheduler", "dysta", "--param", "nosuch=1"], "nosuch"),
     (["compare", "--schedulers", "fcfs,bogus"], "bogus"),
+    (["simulate", "--scheduler", "rollout", "--param", "base=sjff"], "did you mean 'sjf'"),
+    (["simulate", "--scheduler", "rollout", "--param", "horizon_s=0"], "horizon_s"),
+    (["simulate", "--scheduler", "rollout", "--param", "max_candidates=0"], "max_candidates"),
+    (["simulate", "--scheduler", "rollout", "--param", "base_params={form: x}"], "form"),
+    (["simulate", "--scheduler", "planaria?priority_exponent=-1"], "priority_exponent"),
+    (["compare", "--schedulers", "planaria?bogus=1", "--seeds", "1"], "bogus"),
+    (["headroom", "--rollout", "sjf", "--seeds", "1"], "--rollout"),
     (["compare", "--scenario", "arvr", "--loads", "0.5", "--seeds", "1"], "fixed rates"),
     (["capacity", "--target", "1.5"], "--target"),
     (["hw", "layers", "--model", "resnet", "--accel", "simba"], "did you mean"),

@@ -12,6 +12,7 @@ import numpy as np
 
 from relmas.cli.common import (
     check_output,
+    claim_sigterm,
     float_list,
     fmt,
     output_errors,
@@ -19,8 +20,9 @@ from relmas.cli.common import (
     print_table,
 )
 from relmas.cli.simulate import add_setup_args
-from relmas.errors import UserError
+from relmas.errors import UserError, unknown_name
 from relmas.evaluation import plots
+from relmas.evaluation.paired import label
 from relmas.evaluation.runner import RunSpec, cached_setup, default_jobs, run_many, simulate
 from relmas.evaluation.summary import best_by, summarize
 from relmas.experiment import Setup, make_simulator
@@ -36,23 +38,35 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("compare", help="compare schedulers over seeds (table, JSON, PNGs)")
     add_setup_args(p)
     p.add_argument("--schedulers", default="all",
-                   help="comma list; 'all' = every built-in, e.g. all,rl:DIR")  # fmt: skip
+                   help="comma list; 'all' = every built-in heuristic, e.g. all,rl:DIR or "
+                        "all,rollout,planaria?priority_exponent=0.5")  # fmt: skip
     p.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..N-1 per scheduler")
     p.add_argument("--loads", type=float_list, default=None,
                    help="also sweep offered load (SLA-vs-load plot), e.g. 0.5,0.8,1.1")  # fmt: skip
     p.add_argument("--jobs", type=positive_int, default=None, help="processes (default: cores)")
+    add_address_arg(p)
     p.add_argument("--out", type=Path, default=Path("relmas_out/compare"), help="output directory")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_tracking_args(p)
     p.set_defaults(func=cmd_compare)
 
 
-def expand_schedulers(text: str, setup: Setup | None = None) -> list[str]:
-    """``all,rl:DIR`` -> every built-in name plus ``rl:DIR``; unknown names fail early.
+def add_address_arg(p: argparse.ArgumentParser) -> None:
+    """``--address``: run the simulations as Ray tasks (shared by compare and headroom)."""
+    p.add_argument("--address", default=None,
+                   help="run every simulation as a Ray task on this cluster (auto, host:port, "
+                        "ray://...; 'local': one with --jobs CPUs), e.g. for rollout "
+                        "(default: none, processes on this machine)")  # fmt: skip
 
-    ``module:Class`` and ``rl:DIR`` references are loaded here, and with ``setup`` also reset
-    on its chip (a policy refuses a chip it was not trained on), so a bad reference fails
-    before any worker starts instead of half-way through the runs.
+
+def expand_schedulers(text: str, setup: Setup | None = None) -> list[str]:
+    """``all,rl:DIR`` -> every built-in heuristic plus ``rl:DIR``; bad references fail early.
+
+    ``all`` is the heuristics only: ``rollout`` (a lookahead scheduler, a minute per episode)
+    is named on its own, e.g. ``all,rollout``. Every reference is built here, parameters
+    (``planaria?priority_exponent=0.5``) checked, and ``module:Class`` / ``rl:DIR`` ones with
+    ``setup`` also reset on its chip (a policy refuses a chip it was not trained on), so a bad
+    reference fails before any worker starts instead of half-way through the runs.
     """
     names: list[str] = []
     for item in (s.strip() for s in text.split(",")):
@@ -61,20 +75,20 @@ def expand_schedulers(text: str, setup: Setup | None = None) -> list[str]:
         names += scheduler_names() if item == "all" else [item]
     if not names:
         raise UserError("--schedulers", "is empty", "give e.g. all or fcfs,edf")
-    known = set(scheduler_names())
+    known = set(scheduler_names(lookahead=True))
     for n in names:
-        if ":" not in n and n not in known:
-            from relmas.errors import unknown_name
-
-            raise unknown_name("--schedulers", n, known)
-        if ":" in n:
-            sched = make_scheduler(n)
-            if setup is not None:
-                sched.reset(make_simulator(setup, 0), np.random.default_rng(0))
+        base = n.partition("?")[0]
+        if ":" not in base and base not in known:
+            raise unknown_name("--schedulers", base, known)
+        sched = make_scheduler(n)
+        if ":" in base and setup is not None:
+            sched.reset(make_simulator(setup, 0), np.random.default_rng(0))
     return list(dict.fromkeys(names))
 
 
-def _progress_run(specs: list[RunSpec], jobs: int, label: str) -> list[dict[str, Any]]:
+def progress_run(
+    specs: list[RunSpec], jobs: int, label: str, address: str | None = None
+) -> list[dict[str, Any]]:
     """Run the specs with a progress bar on stderr, so ``--json`` stdout stays pure JSON."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -84,7 +98,7 @@ def _progress_run(specs: list[RunSpec], jobs: int, label: str) -> list[dict[str,
     # stderr and transient: stdout stays pure JSON with --json, and an error is the only line.
     with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(label, total=len(specs))
-        return run_many(specs, jobs, lambda: bar.advance(task))
+        return run_many(specs, jobs, lambda: bar.advance(task), address, claim_sigterm)
 
 
 def _gantt(args: argparse.Namespace, names: list[str], out: Path) -> Path:
@@ -97,7 +111,7 @@ def _gantt(args: argparse.Namespace, names: list[str], out: Path) -> Path:
         spec = RunSpec(args.scenario, args.hardware, name, 0, None, args.bandwidth_gbps)
         setup_short = replace(setup, scenario=short)
         res, _ = simulate(spec, record_trace=True, setup=setup_short)
-        schedules.append((name, res))
+        schedules.append((label(name), res))
     window = max(r.makespan_s for _, r in schedules)
     title = f"first {GANTT_REQUESTS} requests of {args.scenario} / {args.hardware}, seed 0"
     return plots.plot_gantt(schedules, window, title, out / "gantt.png")
@@ -109,10 +123,11 @@ def _load_sweep(
     """Every scheduler x seed at each offered load of ``--loads``, and the SLA-vs-load plot."""
     specs = [RunSpec(args.scenario, args.hardware, n, s, load, args.bandwidth_gbps)
              for load in args.loads for n in names for s in range(args.seeds)]  # fmt: skip
-    rows = _progress_run(specs, jobs, f"{len(specs)} load-sweep runs")
+    rows = progress_run(specs, jobs, f"{len(specs)} load-sweep runs", args.address)
     summary = summarize(rows, ("scheduler", "offered_load"))
     title = f"SLA rate vs offered load: {args.scenario} / {args.hardware}"
-    return rows, plots.plot_sla_vs_load(summary, title, out / "sla_vs_load.png")
+    shown = [{**e, "scheduler": label(e["scheduler"])} for e in summary]  # oracles marked
+    return rows, plots.plot_sla_vs_load(shown, title, out / "sla_vs_load.png")
 
 
 def _table(summary: list[dict[str, Any]], title: str) -> None:
@@ -120,7 +135,8 @@ def _table(summary: list[dict[str, Any]], title: str) -> None:
     for e in summary:
         sla, en = e["sla_rate"], e["energy_per_inference_j"]
         rows.append([
-            e["scheduler"], f"{sla['mean']:.3f} ± {sla['std']:.3f}", fmt(e["drop_rate"]["mean"]),
+            label(e["scheduler"]), f"{sla['mean']:.3f} ± {sla['std']:.3f}",
+            fmt(e["drop_rate"]["mean"]),
             fmt(e["p99_latency_s"]["mean"], " s"), f"{en['mean'] * 1e3:.3f}",
             fmt(e["antt"]["mean"]), fmt(e["mean_utilization"]["mean"]),
             fmt(e["dram_utilization"]["mean"]),
@@ -169,13 +185,14 @@ def _compare(args: argparse.Namespace, names: list[str], run: Any) -> int:
     started = time.perf_counter()
     specs = [RunSpec(args.scenario, args.hardware, n, s, None, args.bandwidth_gbps)
              for n in names for s in range(args.seeds)]  # fmt: skip
-    rows = _progress_run(specs, jobs, f"{len(specs)} runs")
+    rows = progress_run(specs, jobs, f"{len(specs)} runs", args.address)
     summary = summarize(rows)
     load_rows: list[dict[str, Any]] = []
     out: Path = args.out
     with output_errors("--out"):
         out.mkdir(parents=True, exist_ok=True)
-    pngs = [plots.plot_energy_sla_bars(summary, f"{args.scenario} / {args.hardware}",
+    shown = [{**e, "scheduler": label(e["scheduler"])} for e in summary]  # oracles marked
+    pngs = [plots.plot_energy_sla_bars(shown, f"{args.scenario} / {args.hardware}",
                                        out / "energy_sla.png")]  # fmt: skip
     if args.loads:
         load_rows, png = _load_sweep(args, names, jobs, out)

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         bench_sim,
         capacity,
         compare,
+        headroom,
         hw,
         quickstart,
         simulate,
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     hw.register(sub)
     simulate.register(sub)
     compare.register(sub)
+    headroom.register(sub)
     capacity.register(sub)
     train.register(sub)
     tune.register(sub)

@@ -3,6 +3,11 @@
 Each worker process loads a setup once (``functools.lru_cache``) and reuses it for every spec it
 gets, so parallel runs cost one cost-table load per process, not per run. Specs are plain data so
 they pickle cheaply to worker processes.
+
+With an ``address`` the runs are Ray tasks instead (one CPU each) on that cluster (``local``
+starts one on this machine): a lookahead scheduler (``rollout``) costs about a minute per
+episode, so a headroom table over many seeds and chips is worth a cluster. Ray is imported only
+on that path, so ``relmas compare`` without ``--address`` never loads it.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
@@ -65,10 +71,12 @@ def simulate(
 
 
 def run_one(spec: RunSpec) -> dict[str, Any]:
-    """Run one spec and return its metrics with the spec's fields."""
+    """Run one spec and return its metrics with the spec's fields and its CPU time."""
+    started = time.process_time()
     res, setup = simulate(spec)
     tenants = [t.name for t in setup.scenario.tenants]
-    return {**asdict(spec), **compute_metrics(res, tenants)}
+    cpu_s = time.process_time() - started
+    return {**asdict(spec), **compute_metrics(res, tenants), "cpu_s": cpu_s}
 
 
 def default_jobs() -> int:
@@ -77,9 +85,16 @@ def default_jobs() -> int:
 
 
 def run_many(
-    specs: Sequence[RunSpec], jobs: int, on_done: Callable[[], None] | None = None
+    specs: Sequence[RunSpec],
+    jobs: int,
+    on_done: Callable[[], None] | None = None,
+    address: str | None = None,
+    after_init: Callable[[], object] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run specs (in processes when ``jobs > 1``); results come back in spec order."""
+    """Run specs (in processes when ``jobs > 1``, as Ray tasks with ``address``); results come
+    back in spec order. ``after_init`` runs once Ray is up (the CLI takes SIGTERM back)."""
+    if address is not None:
+        return _run_ray(specs, address, jobs, on_done, after_init)
     if jobs <= 1 or len(specs) <= 1:
         out = []
         for spec in specs:
@@ -105,3 +120,38 @@ def run_many(
 def _ignore_sigint() -> None:
     """Pool worker initializer: Ctrl-C is the parent's to handle."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_ray(
+    specs: Sequence[RunSpec],
+    address: str,
+    jobs: int,
+    on_done: Callable[[], None] | None,
+    after_init: Callable[[], object] | None,
+) -> list[dict[str, Any]]:
+    """:func:`run_many` as Ray tasks; ``local`` starts a private cluster of ``jobs`` CPUs."""
+    import ray
+
+    started = not ray.is_initialized()  # else a caller's Ray (a test's): use it, leave it up
+    if started:
+        kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+        if address == "local":
+            kwargs.update(num_cpus=jobs, include_dashboard=False)
+        ray.init(address=address, **kwargs)
+        if after_init is not None:
+            after_init()
+    try:
+        task = ray.remote(num_cpus=1, max_retries=0)(run_one)
+        refs = [task.remote(spec) for spec in specs]
+        index = {ref: i for i, ref in enumerate(refs)}
+        results: list[dict[str, Any] | None] = [None] * len(specs)
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            results[index[done[0]]] = ray.get(done[0])  # a task's UserError is re-raised here
+            if on_done:
+                on_done()
+        return [r for r in results if r is not None]
+    finally:
+        if started:
+            ray.shutdown()
