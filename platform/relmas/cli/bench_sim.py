@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from relmas.cli.bench_rollout import check_rollout, rollout_rate
 from relmas.cli.common import positive_int, print_table
 from relmas.cli.simulate import add_setup_args
 from relmas.errors import UserError
@@ -103,6 +104,17 @@ def register_bench(bench_subparsers: Any) -> None:
         type=int,
         default=2000,
         help="Simulator.snapshot() calls timed mid-episode (0 skips them)",
+    )
+    p.add_argument(
+        "--rollout",
+        default="rollout",
+        help="lookahead scheduler timed in decisions/s beside its base ('' skips it)",
+    )
+    p.add_argument(
+        "--rollout-requests",
+        type=positive_int,
+        default=400,
+        help="requests of the truncated episode the rollout is timed on (one run)",
     )
     p.add_argument(
         "--repeat", type=positive_int, default=3, help="timed runs of each (the best is reported)"
@@ -205,6 +217,8 @@ def cmd_bench_sim(args: argparse.Namespace) -> int:
     curve = {h: load_setup(args.scenario, h, None) for h in chips}  # bad input fails here, not
     for name in dict.fromkeys([*names, *curve_names, args.snapshot_scheduler]):  # after timing
         make_simulator(setup, 0).run(make_scheduler(name), seed=0)  # also imports and caches
+    if args.rollout.strip():
+        check_rollout(args.rollout.strip())
     per = {name: _time(setup, name, args.repeat) for name in names}
     head = per[names[0]]
     out: dict[str, Any] = {
@@ -222,6 +236,8 @@ def cmd_bench_sim(args: argparse.Namespace) -> int:
         out["target_rate_vs_first_chip"] = TARGET_CURVE
     if args.snapshots > 0:
         out.update(_snapshots(setup, args.snapshot_scheduler, args.snapshots))
+    if args.rollout.strip():
+        out.update(rollout_rate(setup, args.rollout.strip(), args.rollout_requests))
     if args.json:
         print(json.dumps(out, indent=2))
     else:
