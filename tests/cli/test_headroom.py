@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from relmas.cli.headroom import with_base
 from relmas.cli.main import main
 from relmas.evaluation.paired import is_oracle, label, paired_delta
 from relmas.evaluation.runner import RunSpec, run_many
@@ -33,7 +34,8 @@ def test_headroom_pairs_every_scheduler_with_the_best_heuristic(
     capsys: pytest.CaptureFixture[str], small_scenario: Path, tmp_path: Path
 ) -> None:
     argv = ["headroom", "--scenario", str(small_scenario), "--heuristics", "fcfs,sjf",
-            "--seeds", "2", "--jobs", "1", "--json", "--out", str(tmp_path / "hr")]  # fmt: skip
+            "--base", "planaria?priority_exponent=0.5", "--seeds", "2", "--jobs", "1", "--json",
+            "--out", str(tmp_path / "hr")]  # fmt: skip
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     rows = {e["scheduler"]: e for e in out["table"]}
@@ -45,6 +47,25 @@ def test_headroom_pairs_every_scheduler_with_the_best_heuristic(
     assert out["seeds"] == [10000, 10001]
     saved = json.loads((tmp_path / "hr" / "results.json").read_text())
     assert len(saved["runs"]) == 10
+
+
+def test_headroom_rolls_out_the_best_heuristic_of_the_training_seeds(
+    capsys: pytest.CaptureFixture[str], small_scenario: Path, tmp_path: Path
+) -> None:
+    argv = ["headroom", "--scenario", str(small_scenario), "--heuristics", "fcfs,sjf",
+            "--select-seeds", "2", "--seeds", "1", "--jobs", "1", "--no-oracle", "--json",
+            "--out", str(tmp_path / "hr")]  # fmt: skip
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    base = out["rollout_base"]
+    assert base in {"fcfs", "sjf", "planaria?priority_exponent=0.5"}
+    lookahead = [e["scheduler"] for e in out["table"] if e["scheduler"].startswith("rollout")]
+    assert lookahead == [with_base("rollout", base) if "sjf" in base or "fcfs" in base
+                         else "rollout"]  # fmt: skip
+    assert (
+        with_base("rollout", "planaria")
+        == "rollout?base=planaria&base_params.priority_exponent=1.0"
+    )
 
 
 def test_the_reference_syntax() -> None:
