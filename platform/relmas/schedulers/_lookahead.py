@@ -84,12 +84,13 @@ def outcome(sim: Simulator, rids: Iterable[int], now_s: float | None = None) -> 
     """
     now = sim.now_s if now_s is None or now_s < sim.now_s else now_s
     chip, reqs = sim.chip, sim.requests
-    best, lat, types = chip.remaining_best_s, chip.latency_s, chip.accel_type
+    best, lat = chip.remaining_best_s, chip.latency_s
     left = _left_s(sim)
     free_at = [math.inf] * chip.num_types  # per type: the earliest a unit of it can start
-    for a, t in enumerate(types):
+    for a, t in enumerate(chip.accel_type):
         if left[a] < free_at[t]:
             free_at[t] = left[a]
+    pairs = free_at if len(free_at) == 2 else None  # the usual two types: min() unrolled
     n = 0
     arrived = len(reqs)
     for rid in rids:
@@ -99,14 +100,18 @@ def outcome(sim: Simulator, rids: Iterable[int], now_s: float | None = None) -> 
             continue
         r = reqs[rid]
         state = r.state
-        if state == DONE:
-            n += r.finish_s <= r.deadline_s
-        elif state == WAITING:
-            m, layer = r.model, r.next_layer
-            first = min(free_at[t] + lat[m][t][layer] for t in range(len(free_at)))
-            n += now + first + best[m][layer + 1] <= r.deadline_s
+        if state == WAITING:
+            row, layer = lat[r.model], r.next_layer
+            if pairs is not None:
+                a, b = pairs[0] + row[0][layer], pairs[1] + row[1][layer]
+                first = a if a <= b else b
+            else:
+                first = min(f + row[t][layer] for t, f in enumerate(free_at))
+            n += now + first + best[r.model][layer + 1] <= r.deadline_s
         elif state == RUNNING:
             n += now + left[r.accel] + best[r.model][r.next_layer + 1] <= r.deadline_s
+        elif state == DONE:
+            n += r.finish_s <= r.deadline_s
     return n
 
 
