@@ -110,3 +110,23 @@ def test_runs_as_ray_tasks_give_the_same_metrics(ray_local: Any, small_scenario:
     for a, b in zip(local, remote, strict=True):
         a.pop("cpu_s"), b.pop("cpu_s")
         assert a == b
+
+
+def test_sigterm_stops_the_workers_without_waiting_for_their_runs(tmp_path: Path) -> None:
+    """A rollout run takes minutes: SIGTERM must end ``compare`` and its pool at once."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-m", "relmas.cli.main", "compare", "--scenario", "heavy",
+           "--schedulers", "rollout", "--seeds", "2", "--jobs", "2", "--no-track",
+           "--out", str(tmp_path / "cmp")]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(8)  # imports, cost tables, the pool started and both runs under way
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+    assert proc.stderr is not None and "Traceback" not in proc.stderr.read().decode()
+    time.sleep(1)
+    left = subprocess.run(["pgrep", "-f", str(tmp_path / "cmp")], capture_output=True, text=True)
+    assert left.stdout.strip() == ""  # no pool worker left running its simulation

@@ -13,6 +13,7 @@ on that path, so ``relmas compare`` without ``--address`` never loads it.
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
 import signal
 import time
@@ -105,21 +106,31 @@ def run_many(
     results: list[dict[str, Any] | None] = [None] * len(specs)
     # Workers ignore SIGINT and queued jobs are cancelled on the way out: otherwise each worker
     # turns Ctrl-C into a per-job error and the pool runs the whole queue before exiting.
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_signals)
     try:
         futures = {pool.submit(run_one, spec): i for i, spec in enumerate(specs)}
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
             if on_done:
                 on_done()
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: a rollout run takes minutes, do not wait
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():
+            child.terminate()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return [r for r in results if r is not None]
 
 
-def _ignore_sigint() -> None:
-    """Pool worker initializer: Ctrl-C is the parent's to handle."""
+def _worker_signals() -> None:
+    """Pool worker initializer: Ctrl-C is the parent's to handle, and SIGTERM ends the worker.
+
+    A worker forked after the CLI turned SIGTERM into an exception would otherwise raise it
+    inside a task, report it as that task's error and go on to the next one.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _run_ray(
