@@ -123,7 +123,13 @@ def test_sigterm_stops_the_workers_without_waiting_for_their_runs(tmp_path: Path
            "--schedulers", "rollout", "--seeds", "2", "--jobs", "2", "--no-track",
            "--out", str(tmp_path / "cmp")]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(8)  # imports, cost tables, the pool started and both runs under way
+    deadline = time.monotonic() + 120  # imports and cost tables first: slow on a busy machine
+    while time.monotonic() < deadline:  # until the pool's workers run
+        kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+        if len(kids.stdout.split()) == 2:
+            break
+        time.sleep(0.5)
+    time.sleep(2)  # both runs under way
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 143
     assert proc.stderr is not None and "Traceback" not in proc.stderr.read().decode()
