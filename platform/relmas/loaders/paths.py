@@ -7,6 +7,7 @@ must be overridable (``RELMAS_HOME``) and otherwise found relative to this file,
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -27,4 +28,44 @@ def data_root() -> Path:
         ENV_VAR,
         f"not set, and no hardware_models/ directory next to the package ({repo})",
         f"set {ENV_VAR} to the directory that contains hardware_models/",
+    )
+
+
+def shipped_files(folder: str, marker: str, present: bool = True) -> dict[str, Path]:
+    """The shipped YAML files in ``<data root>/<folder>``, by name, whose text does (or, with
+    ``present=False``, does not) contain a line starting with ``marker`` (e.g. ``trainable:``
+    tells a sweep file from a training recipe, which share ``tune_configs/``)."""
+    base = data_root() / folder
+    found: dict[str, Path] = {}
+    for path in sorted(base.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        has = any(line.startswith(marker) for line in text.splitlines())
+        if has == present:
+            found[path.stem] = path
+    return found
+
+
+def resolve_shipped(ref: Path, field: str, kind: str, shipped: dict[str, Path]) -> Path:
+    """``ref`` if it is a file; else the shipped file it names; else a one-line error.
+
+    Why: ``relmas tune tune_configs/x.yaml`` run from another directory used to say only that
+    the file does not exist. A relative path is also tried from the data root (the checkout),
+    a bare name (``heuristics_dse``) is looked up among ``shipped``, and a miss names the
+    closest shipped file and where they all are.
+    """
+    if ref.is_file():
+        return ref
+    root = data_root()
+    if not ref.is_absolute() and (root / ref).is_file():
+        return root / ref
+    if len(ref.parts) == 1 and ref.stem in shipped and ref.suffix in ("", ".yaml"):
+        return shipped[ref.stem]
+    close = difflib.get_close_matches(ref.stem, list(shipped), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    where = shipped[next(iter(shipped))].parent if shipped else root
+    names = ", ".join(shipped) or "none"
+    raise UserError(
+        field,
+        f"file {str(ref)!r} does not exist",
+        f"{hint}shipped {kind} files in {where}: {names} (give a name or a path)",
     )

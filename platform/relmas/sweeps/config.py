@@ -296,10 +296,17 @@ def check_names(cfg: SweepConfig, source: str) -> None:
                 raise unknown_name(f"{source}: heuristic.schedulers.{i}", name, known)
 
 
+def sweep_path(ref: Path) -> Path:
+    """A sweep file by path (also relative to the checkout) or by shipped name, e.g.
+    ``heuristics_dse``; a miss suggests the closest shipped sweep (one-line error)."""
+    from relmas.loaders.paths import resolve_shipped, shipped_files
+
+    return resolve_shipped(ref, "sweep", "sweep", shipped_files("tune_configs", "trainable:"))
+
+
 def load_sweep(path: Path) -> SweepConfig:
     """Read and validate a sweep file; every mistake is one line naming the field."""
-    if not path.is_file():
-        raise UserError("sweep", f"file {str(path)!r} does not exist", "see tune_configs/")
+    path = sweep_path(path)
     data = read_yaml(path, "sweep")
     if not isinstance(data, dict):
         raise UserError("sweep", f"{path} must hold a mapping", "start with 'name: ...'")
