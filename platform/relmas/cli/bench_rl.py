@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from relmas.cli.simulate import HARDWARE_HELP
 from relmas.rl.recipe import Recipe
 
 
@@ -26,7 +27,7 @@ def register_bench(bench_subparsers: Any) -> None:
     """Add ``bench rl``."""
     p = bench_subparsers.add_parser("rl", help="env / RLlib / policy throughput")
     p.add_argument("--scenario", default="heavy", help="scenario preset or 'toy'")
-    p.add_argument("--hardware", default="2s2e")
+    p.add_argument("--hardware", default="2s2e", help=HARDWARE_HELP)
     p.add_argument(
         "--seconds", type=float, default=3.0, help="seconds of each env, in 10 alternating slices"
     )
@@ -34,9 +35,10 @@ def register_bench(bench_subparsers: Any) -> None:
         "--candidates", default="heuristic", help="candidate rule: heuristic, mixed, deadline"
     )
     p.add_argument("--sample-steps", type=int, default=2000, help="steps per EnvRunner")
-    p.add_argument("--checkpoint", type=Path, default=None, help="policy dir (default: random)")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="policy directory (default: random actions)")  # fmt: skip
     p.add_argument("--no-rllib", action="store_true", help="skip the RLlib sampling timing")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON, not a table")
     p.set_defaults(func=run_bench_rl)
 
 

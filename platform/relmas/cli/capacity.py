@@ -20,12 +20,14 @@ def register(subparsers: Any) -> None:
         "capacity", help="highest offered load keeping the SLA rate >= a target (bisection)"
     )
     add_setup_args(p)
-    p.add_argument("--schedulers", default="edf,sjf", help="comma list or 'all'")
+    p.add_argument("--schedulers", default="edf,sjf",
+                   help="comma-separated names, no spaces, or all")  # fmt: skip
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per load evaluation")
     p.add_argument("--target", type=positive_float, default=0.95, help="SLA-rate target")
     p.add_argument("--tol", type=positive_float, default=0.02, help="bisection tolerance on load")
-    p.add_argument("--jobs", type=positive_int, default=None, help="worker processes")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--jobs", type=positive_int, default=None,
+                   help="worker processes (default: one per core)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print JSON, not a table")
     p.set_defaults(func=cmd_capacity)
 
 

@@ -8,61 +8,15 @@ and propagates with its traceback so it can be reported.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
-from typing import Any, NoReturn
+from collections.abc import Sequence
 
 from relmas import __version__
 from relmas.cli.common import Terminated, claim_sigterm, was_terminated
-from relmas.errors import UserError, did_you_mean, one_line
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line, like a UserError, and suggest names.
-
-    argparse prints the whole usage block before its error; in a log that buries the one line
-    that matters. Sub-command parsers inherit this class (``add_subparsers`` reuses the
-    parent's class), so every command gets the same behaviour. Exit code stays 2.
-    """
-
-    def error(self, message: str) -> NoReturn:
-        """Print ``prog: error: message[; did you mean ...]; see --help`` and exit 2."""
-        text = one_line(" ".join(message.split()))  # argv may hold control characters
-        hint = self._option_hint(message)
-        sep = f"; did you mean {hint!r}? " if hint else "; "
-        self.exit(2, f"{self.prog}: error: {text}{sep}see '{self.prog} --help'\n")
-
-    def _check_value(self, action: argparse.Action, value: Any) -> None:
-        """Invalid choices (a sub-command typo) get a did-you-mean instead of a long list."""
-        choices = action.choices
-        if choices is not None and value not in choices:
-            hint = did_you_mean(str(value), [str(c) for c in choices])
-            raise argparse.ArgumentError(action, f"invalid choice {value!r}; {hint}")
-
-    def _option_hint(self, message: str) -> str:
-        """For ``unrecognized arguments: --sheduler x``, the closest option of any command."""
-        prefix = "unrecognized arguments:"
-        if not message.startswith(prefix):
-            return ""
-        options = sorted(set(_option_strings(self)))
-        for token in message[len(prefix) :].split():
-            others = [o for o in options if o != token]
-            close = difflib.get_close_matches(token, others, n=1, cutoff=0.75)
-            if token[:1] == "-" and close:
-                return close[0]
-        return ""
-
-
-def _option_strings(parser: argparse.ArgumentParser) -> Iterator[str]:
-    """Every ``--option`` of ``parser`` and of all its sub-command parsers."""
-    for action in parser._actions:
-        yield from action.option_strings
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                yield from _option_strings(sub)
+from relmas.cli.parser import OneLineParser
+from relmas.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -56,9 +56,9 @@ def _kind(field: FieldInfo) -> str:
     return "skip"
 
 
-def _help(field: FieldInfo, default_text: str) -> str:
-    text = (field.description or "").strip()
-    return f"{text} (default: {default_text})" if text else f"(default: {default_text})"
+def _help(text: str, default_text: str) -> str:
+    """``text (default: X)``, the one help style of every relmas option (cli/parser.py)."""
+    return f"{text.strip()} (default: {default_text})".strip()
 
 
 def _default_text(field: FieldInfo, kind: str) -> str:
@@ -71,22 +71,29 @@ def _default_text(field: FieldInfo, kind: str) -> str:
 
 
 def add_model_flags(
-    parser: argparse.ArgumentParser, model: type[BaseModel], skip: Iterable[str] = ()
+    parser: argparse.ArgumentParser,
+    model: type[BaseModel],
+    skip: Iterable[str] = (),
+    helps: dict[str, str] | None = None,
 ) -> None:
     """One flag per field of ``model`` (except ``skip`` and nested models), all defaulting to
-    ``None`` so that :func:`given_flags` returns only what the user typed."""
+    ``None`` so that :func:`given_flags` returns only what the user typed. ``helps`` replaces
+    a field's description where the command line says more (e.g. the chip shorthand)."""
     for name, field in model.model_fields.items():
         kind = _kind(field)
         if name in skip or kind == "skip":
             continue
         flag = "--" + name.replace("_", "-")
-        help_text = _help(field, _default_text(field, kind))
+        text = (helps or {}).get(name) or field.description or ""
+        if kind == "mapping":
+            text += "; repeatable"
+        help_text = _help(text, _default_text(field, kind))
         if kind == "bool":
             parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
                                 default=None, help=help_text)  # fmt: skip
         elif kind == "mapping":
             parser.add_argument(flag, dest=name, action="append", default=None,
-                                metavar="KEY=VALUE", help=f"{help_text}; repeatable")  # fmt: skip
+                                metavar="KEY=VALUE", help=help_text)  # fmt: skip
         else:
             convert = {"int": int, "float": float, "ints": _int_list, "path": Path}.get(kind, str)
             parser.add_argument(flag, dest=name, type=convert, default=None, help=help_text)

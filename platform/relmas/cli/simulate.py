@@ -22,30 +22,38 @@ from relmas.schedulers import make_scheduler, scheduler_class, scheduler_names
 from relmas.sim.metrics import compute_metrics
 from relmas.tracking import add_tracking_args, log_simulation
 
+SCENARIO_HELP = "scenario preset (relmas list) or a scenario YAML path"
+HARDWARE_HELP = (
+    "chip: a composition (relmas hw list) or <N>s<M>e@<GB/s>, e.g. 3s1e@20 = 3 Simba-like + "
+    "1 Eyeriss-like sharing 20 GB/s of DRAM bandwidth"
+)
+
 
 def register(subparsers: Any) -> None:
     """Add ``simulate`` and ``list``."""
     p = subparsers.add_parser("simulate", help="run one scheduler on one scenario and seed")
     add_setup_args(p)
-    p.add_argument("--scheduler", default="edf", help="scheduler name, pkg.mod:Class or rl:DIR")
+    p.add_argument("--scheduler", default="edf",
+                   help="scheduler name (relmas list), pkg.mod:Class or rl:DIR")  # fmt: skip
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="scheduler parameter (repeatable), e.g. --param beta=0.05")  # fmt: skip
-    p.add_argument("--seed", type=non_negative_int, default=0, help="workload/scheduler seed")
-    p.add_argument("--trace-out", type=Path, help="write the per-layer schedule as CSV")
-    p.add_argument("--json", action="store_true", help="print metrics as JSON")
+                   help="scheduler parameter, repeatable, e.g. --param beta=0.05")  # fmt: skip
+    p.add_argument("--seed", type=non_negative_int, default=0, help="workload and scheduler seed")
+    p.add_argument("--trace-out", type=Path, default=None,
+                   help="write the per-layer schedule to this CSV (default: none)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print metrics as JSON, not a table")
     add_tracking_args(p)
     p.set_defaults(func=cmd_simulate)
     lp = subparsers.add_parser("list", help="list schedulers (with parameters) and scenarios")
-    lp.add_argument("--json", action="store_true")
+    lp.add_argument("--json", action="store_true", help="print JSON, not tables")
     lp.set_defaults(func=cmd_list)
 
 
 def add_setup_args(p: argparse.ArgumentParser) -> None:
     """``--scenario``, ``--hardware`` and ``--bandwidth-gbps``, shared by several commands."""
-    p.add_argument("--scenario", default="heavy", help="preset name (envs/) or a YAML path")
-    p.add_argument("--hardware", default="2s2e", help="composition name (relmas hw list)")
+    p.add_argument("--scenario", default="heavy", help=SCENARIO_HELP)
+    p.add_argument("--hardware", default="2s2e", help=HARDWARE_HELP)
     p.add_argument("--bandwidth-gbps", type=positive_float, default=None,
-                   help="override the composition's DRAM bandwidth (GB/s)")  # fmt: skip
+                   help="DRAM bandwidth in GB/s (default: the composition's own)")  # fmt: skip
 
 
 def parse_params(items: list[str], flag: str = "--param") -> dict[str, Any]:
