@@ -113,3 +113,14 @@ def test_simulate_offline_then_relmas_sync(
     assert len(_runs(sqlite_uri, "relmas-simulate")) == 1
     assert main(["sync", "--tracking-uri", sqlite_uri]) == 0
     assert "synced 0 run(s)" in capsys.readouterr().out
+
+
+def test_every_tracked_command_says_where_its_run_went(
+    sqlite_uri: str, small_scenario: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["simulate", "--scenario", str(small_scenario), "--json",
+                 "--tracking-uri", sqlite_uri]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    (line,) = [ln for ln in captured.err.splitlines() if "tracked as run" in ln]
+    assert "experiment relmas-simulate" in line and sqlite_uri in line and "relmas ui" in line
+    assert captured.out.lstrip().startswith("{")  # --json stdout stays pure JSON

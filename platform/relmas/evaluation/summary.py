@@ -66,3 +66,12 @@ def best_by(summary: Sequence[dict[str, Any]], metric: str = "sla_rate") -> dict
         summary,
         key=lambda e: rank_key(e[metric]["mean"], e["energy_per_inference_j"]["mean"]),
     )
+
+
+def ranked(summary: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``summary`` best first: by mean SLA rate, ties by lower energy (:func:`rank_key`)."""
+    return sorted(
+        summary,
+        key=lambda e: rank_key(e["sla_rate"]["mean"], e["energy_per_inference_j"]["mean"]),
+        reverse=True,
+    )

@@ -210,6 +210,9 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
     def _values(result: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         """What one result logs: its metrics plus PBT-mutable reward coefficients as ``hp/``."""
         values = {k: v for k, v in result.items() if k not in _NOT_METRICS}
+        energy = values.get("energy_per_inference_j")
+        if isinstance(energy, int | float):  # the unit of the UI's saved view and the tables
+            values["energy_per_inference_mj"] = energy * 1e3
         reward = config.get("rl", {}).get("recipe", {}).get("reward", {})
         values["hp"] = {k: v for k, v in reward.items() if isinstance(v, int | float)}
         return values

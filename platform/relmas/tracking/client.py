@@ -31,8 +31,16 @@ class TrackingUnavailableError(Exception):
 
 
 def default_uri() -> str:
-    """``sqlite:///<cwd>/mlflow.db``: embedded, nothing to start (MLflow 3's own default)."""
-    return f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    """``sqlite:///<relmas home>/mlflow.db``: embedded, nothing to start, one per checkout.
+
+    Why not ``./mlflow.db`` (MLflow's own default): a command run from another directory
+    silently started a second store there, which ``relmas ui`` in the repo never showed. The
+    relmas home (the checkout, or ``$RELMAS_HOME``) holds the data files too, so it is the one
+    place every command agrees on; ``--tracking-uri`` or ``$MLFLOW_TRACKING_URI`` override it.
+    """
+    from relmas.loaders.paths import data_root
+
+    return f"sqlite:///{data_root().resolve() / 'mlflow.db'}"
 
 
 def resolve_uri(explicit: str | None = None) -> str:
@@ -104,14 +112,22 @@ class Backend:
         self._experiments: dict[str, str] = {}
 
     def experiment_id(self, name: str) -> str:
-        """Id of experiment ``name``, created on first use."""
+        """Id of experiment ``name``, created on first use with relmas's UI tags (description,
+        runs view, saved columns); an older experiment gets them once, when they differ."""
         if name not in self._experiments:
+            from relmas.tracking.views import experiment_tags
+
+            wanted = experiment_tags(name)
             exp = self.client.get_experiment_by_name(name)
-            self._experiments[name] = (
-                exp.experiment_id
-                if exp
-                else self.client.create_experiment(name, artifact_location=_artifact_root(self.uri))
-            )
+            if exp is None:
+                root = _artifact_root(self.uri)
+                exp_id = self.client.create_experiment(name, artifact_location=root, tags=wanted)
+            else:
+                exp_id = exp.experiment_id
+                for key, value in wanted.items():
+                    if exp.tags.get(key) != value:
+                        self.client.set_experiment_tag(exp_id, key, value)
+            self._experiments[name] = exp_id
         return self._experiments[name]
 
     def create_run(

@@ -12,7 +12,9 @@ to group by hand; the per-seed spread is still one click away as a metric chart.
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,21 +22,27 @@ from typing import Any
 
 import yaml
 
-from relmas.tracking.payload import redact_config
+from relmas.evaluation.summary import ranked
+from relmas.tracking.payload import clean_key, redact_config
 from relmas.tracking.run import TrackedRun, TrackingOptions, start_run, tracked_run
 
 NO_TRACK_ENV = "RELMAS_NO_TRACK"
+URI_DEFAULT = (
+    "(default: $MLFLOW_TRACKING_URI, else mlflow.db in the relmas checkout or $RELMAS_HOME, "
+    "whatever the working directory)"
+)
 
 
 def add_tracking_args(p: argparse.ArgumentParser) -> None:
-    """``--no-track`` and ``--tracking-uri`` (default: $MLFLOW_TRACKING_URI or ./mlflow.db)."""
+    """``--no-track`` and ``--tracking-uri`` (default: $MLFLOW_TRACKING_URI, else the one
+    store of :func:`relmas.tracking.client.default_uri`)."""
     p.add_argument(
-        "--no-track", action="store_true", help=f"do not log to MLflow (also: {NO_TRACK_ENV}=1)"
+        "--no-track", action="store_true", help=f"do not log to MLflow; also {NO_TRACK_ENV}=1"
     )
     p.add_argument(
         "--tracking-uri",
         default=None,
-        help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)",
+        help=f"MLflow store, sqlite:///FILE or http://HOST:PORT {URI_DEFAULT}",
     )
 
 
@@ -71,8 +79,19 @@ def _write_config(run: TrackedRun, config: dict[str, Any], tmp: Path) -> None:
 
 
 def kpis(metrics: dict[str, Any]) -> dict[str, Any]:
-    """Every metric of docs/metrics.md; ``utilization`` becomes ``utilization_<i>``."""
-    return {k: v for k, v in metrics.items() if k not in ("scenario", "hardware", "scheduler")}
+    """Every metric of docs/metrics.md (``utilization`` becomes ``utilization_<i>``), plus
+    ``energy_per_inference_mj``: the unit the tables and plots use, so the UI column reads
+    16.1 rather than 0.0161."""
+    out = {k: v for k, v in metrics.items() if k not in ("scenario", "hardware", "scheduler")}
+    energy = out.get("energy_per_inference_j")
+    if isinstance(energy, int | float) and not isinstance(energy, bool):
+        out["energy_per_inference_mj"] = energy * 1e3
+    return out
+
+
+def stamp() -> str:
+    """``12-02 17:40``: run names carry the time, so repeated commands are told apart."""
+    return time.strftime("%m-%d %H:%M")
 
 
 def log_simulation(
@@ -96,7 +115,8 @@ def log_simulation(
     }
     config = resolved_config(setup, options)
     tags = {k: options[k] for k in ("scenario", "hardware", "scheduler", "seed")}
-    name = f"{args.scheduler}/{args.scenario}/{args.hardware}/s{args.seed}"
+    scenario = Path(args.scenario).stem
+    name = f"{args.scheduler} {scenario}/{args.hardware} seed {args.seed}, {stamp()}"
     with (
         tempfile.TemporaryDirectory() as tmp,
         tracked_run("simulate", name, config, tags, options=opts) as run,
@@ -115,7 +135,8 @@ def _child_metrics(
 ) -> None:
     means = {k: v["mean"] for k, v in entry.items() if isinstance(v, dict) and "mean" in v}
     stds = {f"{k}_std": v["std"] for k, v in entry.items() if isinstance(v, dict) and "std" in v}
-    run.log_metrics({**means, **stds, "runs": entry["runs"]})
+    run.log_metrics({k: shown(v) for k, v in {**kpis(means), **stds}.items()})
+    run.log_metrics({"runs": entry["runs"]})
     for row in rows:
         run.log_metrics({f"per_seed/{k}": v for k, v in kpis(row).items()}, step=row["seed"])
     by_load: dict[float, list[dict[str, Any]]] = {}
@@ -152,13 +173,22 @@ def comparison_run(args: argparse.Namespace, schedulers: list[str]) -> Iterator[
     setup = cached_setup(args.scenario, args.hardware, None, args.bandwidth_gbps)
     config = resolved_config(setup, _compare_options(args, schedulers))
     tags = {"scenario": args.scenario, "hardware": args.hardware}
-    name = f"compare/{args.scenario}/{args.hardware}"
+    name = _comparison_name(args, setup)
     with (
         tempfile.TemporaryDirectory() as tmp,
         tracked_run("compare", name, config, tags, options=opts) as parent,
     ):
         _write_config(parent, config, Path(tmp))
         yield parent
+
+
+def _comparison_name(args: argparse.Namespace, setup: Any) -> str:
+    """``heavy/2s2e @1.1, 3 seeds, loads 0.5-1.1, 12-02 17:40``: what tells two compares apart."""
+    load = setup.scenario.offered_load
+    at = f" @{load:g}" if load is not None else ""
+    loads = f", loads {min(args.loads):g}-{max(args.loads):g}" if args.loads else ""
+    seeds = "1 seed" if args.seeds == 1 else f"{args.seeds} seeds"
+    return f"{Path(args.scenario).stem}/{args.hardware}{at}, {seeds}{loads}, {stamp()}"
 
 
 def log_comparison(
@@ -178,26 +208,60 @@ def log_comparison(
     _fill_comparison(parent, args, result, out)
 
 
+def shown(value: Any) -> Any:
+    """A summary metric to 5 significant digits: the UI prints every digit it gets, and
+    0.9154166666666667 hides the value in a column; exact per-seed values stay in the
+    ``per_seed/`` series and ``runs.json``."""
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.5g}")
+    return value
+
+
+def _per_scheduler(result: dict[str, Any]) -> dict[str, float]:
+    """The parent's comparison: ``sla_rate/<scheduler>``, ``energy_per_inference_mj/<...>``,
+    and as plain metrics the best scheduler's SLA rate, energy, drop rate and p99 latency (the
+    saved UI view's columns, so a collapsed parent row already reads as its result)."""
+    out: dict[str, float] = {}
+    for e in result["summary"]:
+        name = e["scheduler"]
+        out[f"sla_rate/{name}"] = e["sla_rate"]["mean"]
+        out[f"energy_per_inference_mj/{name}"] = e["energy_per_inference_j"]["mean"] * 1e3
+        if name == result["best"]:
+            out["energy_per_inference_mj"] = e["energy_per_inference_j"]["mean"] * 1e3
+            out.update({k: e[k]["mean"] for k in ("sla_rate", "drop_rate", "p99_latency_s")})
+    return {k: shown(v) for k, v in out.items()}
+
+
+def _child_file(tmp: Path, scheduler: str, rows: list[dict[str, Any]]) -> Path:
+    """The scheduler's per-seed results as ``runs.json`` (the child run's artifact; uploaded,
+    or copied offline, when the child ends, before ``tmp`` goes away)."""
+    from relmas.files import dumps
+
+    path = tmp / clean_key(scheduler).replace("/", "_") / "runs.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(dumps(rows), encoding="utf-8")
+    return path
+
+
 def _fill_comparison(
     parent: TrackedRun, args: argparse.Namespace, result: dict[str, Any], out: Path
 ) -> None:
     parent.set_tags({"best": result["best"]})
     for path in [out / "results.json", *map(Path, result["plots"])]:
         parent.log_artifact(path)
-    parent.log_metrics({"wall_s": result["wall_s"], "schedulers": len(result["schedulers"])})
+    parent.log_metrics({"wall_s": result["wall_s"], "schedulers": len(result["schedulers"]),
+                        **_per_scheduler(result)})  # fmt: skip
     options = _compare_options(args, result["schedulers"])
     tags = {"scenario": args.scenario, "hardware": args.hardware, "best": result["best"]}
-    for entry in result["summary"]:
-        sched = entry["scheduler"]
-        child = start_run(
-            "compare",
-            sched,
-            {**options, "scheduler": sched},
-            {**tags, "scheduler": sched},
-            options=parent.options,
-            parent=parent,
-        )
-        rows = [r for r in result["runs"] if r["scheduler"] == sched]
-        loads = [r for r in result["load_runs"] if r["scheduler"] == sched]
-        _child_metrics(child, entry, rows, loads)
-        child.end()
+    with tempfile.TemporaryDirectory() as tmp:
+        # Worst first: the UI lists the newest run first, so the expanded parent reads best-first.
+        for entry in reversed(ranked(result["summary"])):
+            sched = entry["scheduler"]
+            child = start_run("compare", sched, {**options, "scheduler": sched},
+                              {**tags, "scheduler": sched}, options=parent.options,
+                              parent=parent)  # fmt: skip
+            rows = [r for r in result["runs"] if r["scheduler"] == sched]
+            loads = [r for r in result["load_runs"] if r["scheduler"] == sched]
+            _child_metrics(child, entry, rows, loads)
+            child.log_artifact(_child_file(Path(tmp), sched, rows))
+            child.end()

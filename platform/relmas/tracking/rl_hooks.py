@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from relmas.tracking.hooks import kpis, options_from_args
+from relmas.tracking.hooks import kpis, options_from_args, stamp
 from relmas.tracking.run import TrackedRun, tracked_run
 
 _POLICY_FILES = ("policy.json", "metrics.jsonl")
@@ -71,7 +71,8 @@ def training_run(
         return
     tags = {k: options.get(k) for k in ("scenario", "hardware", "seed")}
     tags["scheduler"] = f"rl:{out_dir}"
-    name = f"train/{options.get('scenario')}/{options.get('hardware')}"
+    scenario = Path(str(options.get("scenario"))).stem
+    name = f"train {scenario}/{options.get('hardware')}, {options.get('iterations')} it, {stamp()}"
     with tracked_run("train", name, options, tags, options=opts) as run:
         yield TrainingTracker(run, out_dir)
 
@@ -99,7 +100,9 @@ def log_evaluation(args: argparse.Namespace, report: dict[str, Any]) -> None:
     }
     tags = {"scenario": report["scenario"], "hardware": report["hardware"],
             "scheduler": f"rl:{args.checkpoint}"}  # fmt: skip
-    name = f"evaluate/{report['scenario']}/{report['hardware']}"
+    where = f"{Path(str(report['scenario'])).stem}/{report['hardware']}"
+    seeds = f"{len(report['seeds'])} seeds"
+    name = f"evaluate {Path(str(args.checkpoint)).name} {where}, {seeds}, {stamp()}"
     with tracked_run("evaluate", name, params, tags, options=opts) as run:
         run.log_metrics(_finite({f"policy/{k}": v for k, v in kpis(report["policy"]).items()}))
         best = report.get("best_heuristic")

@@ -174,6 +174,14 @@ class TrackedRun:
             self.payload.partial_run_id = self.run_id
             save_offline(self.payload, self.options.offline_dir)
 
+    def announce(self) -> None:
+        """Say on stderr where this run went, at the end of a command; nothing when tracking is
+        off, or when the run fell back offline (the one warning line said where it is kept)."""
+        if self.options.enabled and self.online and self.run_id:
+            name, exp = self.payload.name, self.payload.experiment
+            print(f"relmas: tracked as run {name!r} in MLflow experiment {exp} (store "
+                  f"{self.uri}); browse with: relmas ui", file=sys.stderr)  # fmt: skip
+
     def _finish_online(self, store: Any, late: dict[str, str], status: str) -> None:
         store.set_tags(self.run_id, late)
         store.log_artifacts(self.run_id, self.payload.artifacts)
@@ -222,7 +230,11 @@ def tracked_run(
     experiment: str | None = None,
     parent: TrackedRun | ParentRef | None = None,
 ) -> Iterator[TrackedRun]:
-    """Context manager around :func:`start_run`: FINISHED, FAILED on error, KILLED on Ctrl-C."""
+    """Context manager around :func:`start_run`: FINISHED, FAILED on error, KILLED on Ctrl-C.
+
+    A top-level run (no ``parent``) says where it went when it ends, so a user never has to
+    guess which store or experiment holds the command they just ran.
+    """
     run = start_run(kind, name, params, tags, options=options, experiment=experiment, parent=parent)
     try:
         yield run
@@ -233,3 +245,5 @@ def tracked_run(
         run.end("FAILED")
         raise
     run.end("FINISHED")
+    if parent is None:
+        run.announce()
