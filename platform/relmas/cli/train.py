@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import Any
 from pydantic import Field
 
 from relmas.cli.common import check_output, claim_sigterm, positive_int
+from relmas.cli.console import console, library_output_to
 from relmas.cli.model_flags import add_model_flags, given_flags
+from relmas.cli.simulate import HARDWARE_HELP, SCENARIO_HELP
 from relmas.errors import UserError
 from relmas.loaders.safe_yaml import read_yaml
 from relmas.rl.recipe import Recipe
@@ -46,9 +49,10 @@ def register(subparsers: Any) -> None:
         "--config",
         type=Path,
         default=None,
-        help="YAML recipe, e.g. tune_configs/train_heavy.yaml (default: none)",
+        help="YAML recipe, e.g. tune_configs/train_heavy.yaml (default: none, flags only)",
     )
-    add_model_flags(p, TrainJob, skip=FILE_ONLY)
+    helps = {"scenario": f"{SCENARIO_HELP}, or toy", "hardware": HARDWARE_HELP}
+    add_model_flags(p, TrainJob, FILE_ONLY, helps)
     p.add_argument(
         "--resume",
         action="store_true",
@@ -64,20 +68,22 @@ def _register_evaluate(subparsers: Any) -> None:
     e = subparsers.add_parser("evaluate", help="compare a trained policy with the heuristics")
     e.add_argument("--checkpoint", type=Path, required=True,
                    help="a `relmas train --out` directory or a shipped policy's name")  # fmt: skip
-    e.add_argument("--scenario", default="heavy", help="scenario preset or YAML path")
-    e.add_argument("--hardware", default="2s2e", help="composition name or <N>s<M>e@<GB/s>")
+    e.add_argument("--scenario", default="heavy", help=SCENARIO_HELP)
+    e.add_argument("--hardware", default="2s2e", help=HARDWARE_HELP)
     e.add_argument("--seeds", type=positive_int, default=10, help="number of evaluation seeds")
     e.add_argument("--first-seed", type=int, default=EVAL_FIRST_SEED,
                    help="first held-out seed (training uses 0.., validation 5000..)")  # fmt: skip
-    e.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    e.add_argument("--json", action="store_true", help="print JSON, not a table")
     add_tracking_args(e)
     e.set_defaults(func=run_evaluate)
 
 
 def _read_config(path: Path) -> dict[str, Any]:
     """The ``--config`` file as a mapping."""
-    if not path.is_file():
-        raise UserError("--config", f"file {str(path)!r} does not exist", "see tune_configs/")
+    from relmas.loaders.paths import resolve_shipped, shipped_files
+
+    recipes = shipped_files("tune_configs", "trainable:", present=False)
+    path = resolve_shipped(path, "--config", "training recipe", recipes)
     loaded = read_yaml(path, "--config")
     if not isinstance(loaded, dict):
         raise UserError("--config", f"{path} must hold a mapping", "write 'key: value' lines")
@@ -128,12 +134,35 @@ def run_train(args: argparse.Namespace) -> int:
     args.resume_from = resume_point(recipe, job.out) if getattr(args, "resume", False) else None
     from relmas.tracking.rl_hooks import training_run
 
-    with training_run(args, job.model_dump(mode="json"), args.out) as tracker:
+    with (
+        library_output_to(job.out / "console.log"),
+        training_run(args, job.model_dump(mode="json"), args.out) as tracker,
+    ):
         history = _train_on_ray(recipe, args, cpus, tracker.iteration)
         tracker.finish(history)
-    sla = history[-1].sla_rate if history else float("nan")
-    print(f"policy: {args.out.resolve()} (use rl:{args.out}); last SLA rate {sla:.3f}")
+    print(f"policy: {args.out.resolve()} (use rl:{args.out}); {final_sla(history, args.out)}")
     return 0
+
+
+def final_sla(history: list[Any], out: Path) -> str:
+    """The SLA rate of the last *finished* training episodes, with the iteration it is from.
+
+    Why not the last iteration's value: a long episode spans several iterations, and an
+    iteration in which none ended reports NaN, so "last SLA rate nan" followed a progress bar
+    that had just shown 0.800 (the bar already kept the last finished value).
+    """
+    done = [st for st in history if math.isfinite(st.sla_rate)]
+    if not done:
+        return (
+            "no training episode finished (each spans more than an iteration's batch); "
+            f"measure the policy with: relmas evaluate --checkpoint {out}"
+        )
+    last = done[-1]
+    return (
+        f"SLA rate {last.sla_rate:.3f} in the last finished training episodes (iteration "
+        f"{last.iteration} of {history[-1].iteration}); held-out seeds: relmas evaluate "
+        f"--checkpoint {out}"
+    )
 
 
 def _train_on_ray(
@@ -162,6 +191,7 @@ def _train_on_ray(
 def _train_with_progress(
     recipe: Recipe, args: argparse.Namespace, on_iteration: Callable[[Any], None] | None = None
 ) -> list[Any]:
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from relmas.rl.resume import checkpoint_iteration
@@ -173,7 +203,7 @@ def _train_with_progress(
         MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"),
     )
-    with Progress(*columns) as bar:
+    with Progress(*columns, console=Console(file=console())) as bar:
         task = bar.add_task("train", total=args.iterations, status="starting")
 
         last = {"return": float("nan"), "sla": float("nan")}
@@ -182,10 +212,11 @@ def _train_with_progress(
             # Long episodes end only every few iterations: keep showing the last finished ones.
             if st.sla_rate == st.sla_rate:  # not NaN
                 last.update({"return": st.episode_return_mean, "sla": st.sla_rate})
-            status = (
-                f"{st.env_steps_per_s:,.0f} env steps/s  episode return "
-                f"{last['return']:.3g}  SLA {last['sla']:.3f}"
-            )
+            if last["sla"] == last["sla"]:
+                shown = f"episode return {last['return']:.3g}  SLA {last['sla']:.3f}"
+            else:
+                shown = "no episode finished yet"
+            status = f"{st.env_steps_per_s:,.0f} env steps/s  {shown}"
             bar.update(task, completed=st.iteration, status=status)
             if on_iteration is not None:
                 on_iteration(st)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from relmas.cli.common import check_output, claim_sigterm, fmt, print_table
+from relmas.cli.console import library_output_to
 from relmas.errors import UserError
 from relmas.files import dumps
 from relmas.sweeps import cluster
@@ -38,7 +39,9 @@ ENTRYPOINT = ["python", "-m", "relmas.cli.main", "tune"]
 def register(subparsers: Any) -> None:
     """Add ``tune``."""
     p = subparsers.add_parser("tune", help="run a Ray Tune sweep (tune_configs/*.yaml)")
-    p.add_argument("config", type=Path, help="sweep file, e.g. tune_configs/heuristics_dse.yaml")
+    p.add_argument("config", type=Path,
+                   help="sweep file or shipped sweep name, e.g. heuristics_dse or "
+                        "tune_configs/heuristics_dse.yaml (from any directory)")  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     p.add_argument(
         "--address",
@@ -57,7 +60,8 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=None,
         help="runtime_env YAML that ships the code to the workers with --address "
-        "(e.g. deploy/runtime_env.yaml); with --dry-run: the one for ray job submit",
+        "(e.g. deploy/runtime_env.yaml); with --dry-run: the one for ray job submit "
+        "(default: none, code already on the nodes)",
     )
     p.add_argument(
         "--dry-run",
@@ -66,7 +70,7 @@ def register(subparsers: Any) -> None:
         "command; start nothing",
     )
     p.add_argument("--no-dashboard", action="store_true", help="do not start the Ray dashboard")
-    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON, not lines")
     add_tracking_args(p)
     p.set_defaults(func=cmd_tune)
 
@@ -92,7 +96,7 @@ def _start_ray(
     claim_sigterm()  # Ray's driver handler would abort without shutting Ray down
     url = getattr(ctx, "dashboard_url", "") or ""
     if url:
-        print(f"Ray dashboard: http://{url.removeprefix('http://')}", file=sys.stderr)
+        print(f"relmas: Ray dashboard: http://{url.removeprefix('http://')}", file=sys.stderr)
 
 
 def _preflight(
@@ -246,6 +250,21 @@ def _summary(out: SweepOutcome) -> dict[str, Any]:
     }
 
 
+def summary_lines(out: SweepOutcome) -> list[str]:
+    """The one summary: counts and time, the best trial, where the results are."""
+    from relmas.sweeps.progress import clock, describe
+
+    lines = [
+        f"sweep {out.experiment_dir.name}: {out.finished} of {out.trials} trials finished, "
+        f"{out.errored} failed, in {clock(out.wall_s)}",
+        f"best (SLA rate, then energy per inference): {describe(out.best)}",
+    ]
+    if out.pareto_json:
+        png = out.pareto_json.with_suffix(".png")
+        lines.append(f"Pareto front (SLA rate, energy, sub-accelerators): {png}")
+    return [*lines, f"Tune results: {out.experiment_dir}"]
+
+
 def _report(args: argparse.Namespace, out: SweepOutcome, storage: Path) -> int:
     """Print the outcome; exit 130 if trials are left to ``--resume``, 1 if any failed."""
     summary = _summary(out)
@@ -253,10 +272,7 @@ def _report(args: argparse.Namespace, out: SweepOutcome, storage: Path) -> int:
     if args.json:
         print(dumps(summary))
     else:
-        rows = [[k, fmt(v)] for k, v in summary.items() if k != "best"]
-        print_table(f"sweep {args.config.name}", ["field", "value"], rows)
-        best = summary["best"] or {}
-        print_table("best trial", ["field", "value"], [[k, fmt(v)] for k, v in best.items()])
+        print("\n".join(summary_lines(out)))
     if unfinished:
         print(
             f"relmas: interrupted with {unfinished} unfinished trials; continue with: "
@@ -270,8 +286,9 @@ def _report(args: argparse.Namespace, out: SweepOutcome, storage: Path) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     """Validate the sweep file and the cluster settings first (no Ray start-up for a typo),
     then run or resume it."""
-    from relmas.sweeps.config import load_sweep
+    from relmas.sweeps.config import load_sweep, sweep_path
 
+    args.config = sweep_path(args.config)  # from any directory, or by name: heuristics_dse
     cfg = load_sweep(args.config)
     if getattr(args, "dry_run", False):
         return _dry_run(args, cfg)
@@ -288,11 +305,24 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     from relmas.sweeps.run import run_sweep
 
-    _start_ray(args, target, runtime_env)
-    try:
-        if target.remote:
-            _preflight(cfg, target, storage, options)
-        out = run_sweep(args.config, storage=storage, resume=args.resume, options=options)
-    finally:
-        ray.shutdown()
+    with library_output_to(storage / f"{cfg.name}.log"):
+        _announce(cfg, storage)
+        _start_ray(args, target, runtime_env)
+        try:
+            if target.remote:
+                _preflight(cfg, target, storage, options)
+            out = run_sweep(args.config, storage=storage, resume=args.resume, options=options)
+        finally:
+            ray.shutdown()
     return _report(args, out, storage)
+
+
+def _announce(cfg: SweepConfig, storage: Path) -> None:
+    """The sweep's first line: what runs, how many trials, where the results go."""
+    from relmas.sweeps.space import expected_trials
+
+    print(
+        f"relmas: tune {cfg.name}: {expected_trials(cfg)} trials ({cfg.trainable}), "
+        f"{cfg.search.max_concurrent} at a time; results in {storage / cfg.name}",
+        file=sys.stderr,
+    )

@@ -103,10 +103,12 @@ def _max_t(cfg: SweepConfig) -> int:
 
 
 def build_tuner(cfg: SweepConfig, exp_dir: Path, callbacks: list[Any]) -> Any:
-    """A fresh Tuner for ``cfg`` writing to ``exp_dir``."""
+    """A fresh Tuner for ``cfg`` writing to ``exp_dir``; relmas's progress lines replace
+    Tune's per-trial boxes (``verbose=0``, :class:`~relmas.sweeps.progress.SweepProgress`)."""
     from ray import tune
 
-    from relmas.sweeps.space import param_space
+    from relmas.sweeps.progress import SweepProgress
+    from relmas.sweeps.space import expected_trials, param_space
 
     stop = dict(cfg.stop) or {"training_iteration": _max_t(cfg)}
     ckpt = tune.CheckpointConfig()
@@ -131,9 +133,9 @@ def build_tuner(cfg: SweepConfig, exp_dir: Path, callbacks: list[Any]) -> Any:
             name=exp_dir.name,
             storage_path=str(exp_dir.parent),
             stop=stop,
-            callbacks=callbacks,
+            callbacks=[*callbacks, SweepProgress(expected_trials(cfg))],
             checkpoint_config=ckpt,
-            verbose=1,
+            verbose=0,
         ),
     )
 
@@ -142,7 +144,7 @@ def _parent(cfg: SweepConfig, opts: TrackingOptions, state: dict[str, Any]) -> T
     """The sweep's parent run: new, or re-attached after a resume."""
     return start_run(
         "tune",
-        cfg.name,
+        f"{cfg.name} {time.strftime('%m-%d %H:%M')}",
         cfg.model_dump(mode="json"),
         {"sweep": cfg.name, "trainable": cfg.trainable},
         options=opts,
@@ -235,6 +237,9 @@ def _finish(
             "errored": failed,
             "wall_s": wall_s,
             "best_sla_rate": best.get("sla_rate", float("nan")),
+            # the saved UI view's columns: a collapsed parent row reads as the sweep's best
+            "sla_rate": best.get("sla_rate", float("nan")),
+            "energy_per_inference_mj": best.get("energy_per_inference_j", float("nan")) * 1e3,
         }
     )
     if finished + failed < expected:
@@ -242,6 +247,7 @@ def _finish(
     else:
         parent.set_tags({"best": f"{best.get('hardware')} {best.get('scheduler')}"})
         parent.end("FAILED" if failed else "FINISHED")
+        parent.announce()
     return SweepOutcome(exp_dir, expected, finished, failed, wall_s, best, pareto, parent.run_id)
 
 

@@ -2,8 +2,11 @@
 
 All report the same unshaped KPI names at the top level (``sla_rate``,
 ``energy_per_inference_j``, ...), so one sweep file format, one MLflow layout and one Pareto
-front serve both; RL trials add the shaped ``episode_return_mean`` (never used to select) and,
-at their last iteration, ``eval/<kpi>`` of the greedy policy on held-out seeds.
+front serve both. The top-level value is always the trial's current judgement: a heuristic's
+running seed-mean; for PPO, the last finished training episodes' value while it trains
+(``train/<kpi>`` too) and, at its last iteration, its greedy policy on held-out seeds (also as
+``eval/<kpi>``). So Tune's "best trial", ASHA/PBT, relmas's summary and the Pareto front all rank
+on one metric name; the shaped ``episode_return_mean`` is reported but never selects.
 """
 
 from __future__ import annotations
@@ -88,10 +91,15 @@ class RelmasTrainable(tune.Trainable):  # type: ignore[misc]
         fresh = math.isfinite(out.get("sla_rate", math.nan))
         self.last_sla = out["sla_rate"] if fresh else getattr(self, "last_sla", math.nan)
         out["sla_rate"], out["sla_rate_is_fresh"] = self.last_sla, int(fresh)
+        out.update({f"train/{k}": v for k, v in out.items() if k in LOGGED_KPIS})
         out["episode_return_mean"] = float(runners.get("episode_return_mean", math.nan))
         out["env_steps"] = int(result.get("num_env_steps_sampled_lifetime", 0))
         if self.iteration + 1 >= self.recipe.iterations:
-            out.update(self._evaluate(), done=True)
+            held_out = self._evaluate()
+            judged = {k.removeprefix("eval/"): v for k, v in held_out.items()}
+            out.update(judged)  # the final KPIs are the held-out ones
+            out.update(held_out)
+            out["done"] = True
         return out
 
     def _evaluate(self) -> dict[str, float]:
