@@ -24,7 +24,7 @@ from relmas.errors import UserError, unknown_name
 from relmas.evaluation import plots
 from relmas.evaluation.paired import label
 from relmas.evaluation.runner import RunSpec, cached_setup, default_jobs, run_many, simulate
-from relmas.evaluation.summary import best_by, summarize
+from relmas.evaluation.summary import best_by, ranked, summarize
 from relmas.experiment import Setup, make_simulator
 from relmas.files import dumps, write_atomic
 from relmas.schedulers import make_scheduler, scheduler_names
@@ -38,15 +38,18 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("compare", help="compare schedulers over seeds (table, JSON, PNGs)")
     add_setup_args(p)
     p.add_argument("--schedulers", default="all",
-                   help="comma list; 'all' = every built-in heuristic, e.g. all,rl:DIR or "
+                   help="comma-separated, no spaces; all = every built-in heuristic, e.g. "
+                        "edf,sjf or all,rl:DIR or "
                         "all,rollout,planaria?priority_exponent=0.5")  # fmt: skip
     p.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..N-1 per scheduler")
     p.add_argument("--loads", type=float_list, default=None,
-                   help="also sweep offered load (SLA-vs-load plot), e.g. 0.5,0.8,1.1")  # fmt: skip
-    p.add_argument("--jobs", type=positive_int, default=None, help="processes (default: cores)")
+                   help="also sweep offered load (SLA-vs-load plot), e.g. 0.5,0.8,1.1 "
+                        "(default: none, the scenario's load only)")  # fmt: skip
+    p.add_argument("--jobs", type=positive_int, default=None,
+                   help="worker processes (default: one per core)")  # fmt: skip
     add_address_arg(p)
     p.add_argument("--out", type=Path, default=Path("relmas_out/compare"), help="output directory")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON, not a table")
     add_tracking_args(p)
     p.set_defaults(func=cmd_compare)
 
@@ -131,8 +134,9 @@ def _load_sweep(
 
 
 def _table(summary: list[dict[str, Any]], title: str) -> None:
+    """Best first (SLA rate, then energy), like the plots' legends and MLflow's view."""
     rows = []
-    for e in summary:
+    for e in ranked(summary):
         sla, en = e["sla_rate"], e["energy_per_inference_j"]
         rows.append([
             label(e["scheduler"]), f"{sla['mean']:.3f} ± {sla['std']:.3f}",
@@ -143,6 +147,15 @@ def _table(summary: list[dict[str, Any]], title: str) -> None:
         ])  # fmt: skip
     cols = ["scheduler", "SLA rate", "drop", "p99 latency", "mJ/inference", "ANTT", "util", "DRAM"]
     print_table(title, cols, rows)
+
+
+def headline(args: argparse.Namespace) -> str:
+    """``heavy / 2s2e at offered load 1.1, 5 seeds (0-4)``: what every number was measured on."""
+    setup = cached_setup(args.scenario, args.hardware, None, args.bandwidth_gbps)
+    load = setup.scenario.offered_load
+    at = f"offered load {load:g}" if load is not None else "its fixed arrival rates"
+    seeds = "1 seed (0)" if args.seeds == 1 else f"{args.seeds} seeds (0-{args.seeds - 1})"
+    return f"{Path(args.scenario).stem} / {args.hardware} at {at}, {seeds}"
 
 
 def _check_setup(args: argparse.Namespace) -> Setup:
@@ -161,8 +174,7 @@ def _report(args: argparse.Namespace, result: dict[str, Any], out: Path) -> None
     if args.json:
         print(dumps({k: result[k] for k in ("scenario", "hardware", "seeds", "best", "summary")}))
         return
-    title = f"{args.scenario} / {args.hardware}: mean ± std over {args.seeds} seeds"
-    _table(result["summary"], title)
+    _table(result["summary"], f"{headline(args)}: mean ± std, ranked by SLA rate")
     names = ", ".join(Path(p).name for p in result["plots"])
     print(f"best SLA rate: {result['best']}; wrote {out / 'results.json'} and {names}")
 
@@ -192,8 +204,7 @@ def _compare(args: argparse.Namespace, names: list[str], run: Any) -> int:
     with output_errors("--out"):
         out.mkdir(parents=True, exist_ok=True)
     shown = [{**e, "scheduler": label(e["scheduler"])} for e in summary]  # oracles marked
-    pngs = [plots.plot_energy_sla_bars(shown, f"{args.scenario} / {args.hardware}",
-                                       out / "energy_sla.png")]  # fmt: skip
+    pngs = [plots.plot_energy_sla(shown, headline(args), out / "energy_sla.png")]
     if args.loads:
         load_rows, png = _load_sweep(args, names, jobs, out)
         pngs.append(png)

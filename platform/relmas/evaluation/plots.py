@@ -1,4 +1,4 @@
-"""Comparison plots: SLA rate vs offered load, energy per inference, Gantt charts.
+"""Comparison plots: SLA rate vs offered load, SLA rate vs energy per inference, Gantt charts.
 
 matplotlib is imported inside each function (Agg backend, no display), so importing this module
 costs nothing for runs that never plot. Every metric axis names the key it shows and how dropped
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from relmas.evaluation.styles import style
 from relmas.sim.result import SimResult
 
 
@@ -21,9 +22,6 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-MARKERS = "osD^vP*Xph<>"
 
 
 def _load_curves(summary: Sequence[dict[str, Any]]) -> dict[str, list[tuple[float, Any]]]:
@@ -41,24 +39,28 @@ def _load_curves(summary: Sequence[dict[str, Any]]) -> dict[str, list[tuple[floa
 
 
 def plot_sla_vs_load(summary: Sequence[dict[str, Any]], title: str, path: Path) -> Path:
-    """One line per scheduler: mean SLA rate (band: min-max over seeds) against offered load.
+    """One line per scheduler: mean SLA rate against offered load; the band is min to max.
 
-    Colour and marker together are unique for up to 20 schedulers (16 share one plot in
-    ``--schedulers all``), and the legend sits outside the axes so it never hides a line.
+    Each scheduler keeps its colour and marker from :func:`~relmas.evaluation.styles.style`
+    (the same in every plot); the legend, outside the axes so it hides no line, is ranked by
+    the SLA rate at the highest load, where the schedulers differ most.
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 5))
-    colors = plt.get_cmap("tab20").colors
-    for i, (name, pts) in enumerate(_load_curves(summary).items()):
-        x, color = [p[0] for p in pts], colors[i % len(colors)]
+    curves = _load_curves(summary)
+    for name, pts in curves.items():
+        x = [p[0] for p in pts]
+        color, marker = style(name)
         label = f"{name} ({pts[-1][1]['mean']:.2f})"
-        ax.plot(x, [p[1]["mean"] for p in pts], marker=MARKERS[i % len(MARKERS)], color=color,
-                label=label, lw=1.4, ms=5)  # fmt: skip
+        ax.plot(x, [p[1]["mean"] for p in pts], marker=marker, color=color, label=label,
+                lw=1.4, ms=5)  # fmt: skip
         lo, hi = [p[1]["min"] for p in pts], [p[1]["max"] for p in pts]
         ax.fill_between(x, lo, hi, color=color, alpha=0.08, lw=0)
+    seeds = max((e.get("runs", 0) for e in summary), default=0)
     ax.set(xlabel="offered load (1.0 = nominal chip capacity)",
            ylabel="SLA satisfaction rate, sla_rate\n(all requests; a drop is a violation)",
-           title=title, ylim=(0, 1.02))  # fmt: skip
+           title=f"{title}\nline: mean over {seeds} seeds; band: min to max over the seeds",
+           ylim=(0, 1.02))  # fmt: skip
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
               title="scheduler (SLA at max load)", title_fontsize=8)  # fmt: skip
@@ -68,25 +70,35 @@ def plot_sla_vs_load(summary: Sequence[dict[str, Any]], title: str, path: Path) 
     return path
 
 
-def plot_energy_sla_bars(summary: Sequence[dict[str, Any]], title: str, path: Path) -> Path:
-    """Two bar panels per scheduler: energy per completed inference (mJ) and SLA rate, +- std."""
+def plot_energy_sla(summary: Sequence[dict[str, Any]], title: str, path: Path) -> Path:
+    """The SLA-vs-energy trade-off: one point per scheduler, error bars +-1 std over seeds.
+
+    Energy is per *completed* inference (``energy_per_inference_j``): a scheduler that drops
+    requests spends its energy on fewer of them, so its point moves right; the legend gives
+    the drop rate of every scheduler that drops more than 1%, so that is not misread as an
+    inefficient schedule. Up and to the left is better. Legend ranked by SLA rate.
+    """
     plt = _pyplot()
-    names = [e["scheduler"] for e in summary]
-    fig, (ax_e, ax_s) = plt.subplots(1, 2, figsize=(12, 4.5))
-    energy = [e["energy_per_inference_j"] for e in summary]
-    ax_e.bar(names, [v["mean"] * 1e3 for v in energy], yerr=[v["std"] * 1e3 for v in energy])
-    ax_e.set(ylabel="energy per completed inference (mJ)\nenergy_per_inference_j",
-             title="energy / completed inferences")  # fmt: skip
-    sla = [e["sla_rate"] for e in summary]
-    ax_s.bar(names, [v["mean"] for v in sla], yerr=[v["std"] for v in sla], color="tab:green")
-    ax_s.set(ylabel="SLA satisfaction rate, sla_rate\n(all requests; a drop is a violation)",
-             title="SLA rate", ylim=(0, 1.02))  # fmt: skip
-    for ax in (ax_e, ax_s):
-        ax.tick_params(axis="x", rotation=60, labelsize=8)
-        ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(title)
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    for e in sorted(summary, key=lambda e: -e["sla_rate"]["mean"]):
+        name, sla, en = e["scheduler"], e["sla_rate"], e["energy_per_inference_j"]
+        color, marker = style(name)
+        drop = e.get("drop_rate", {}).get("mean", 0.0)
+        label = f"{name}: {sla['mean']:.3f}" + (f", drops {drop:.0%}" if drop > 0.01 else "")
+        ax.errorbar(en["mean"] * 1e3, sla["mean"], xerr=en["std"] * 1e3, yerr=sla["std"],
+                    fmt=marker, color=color, ms=7, capsize=3, lw=1, label=label)  # fmt: skip
+    seeds = max((e.get("runs", 0) for e in summary), default=0)
+    ax.set(xlabel="energy per completed inference (mJ), energy_per_inference_j\n"
+                  "(dropped requests excluded: a dropping scheduler spreads its energy over "
+                  "fewer inferences)",
+           ylabel="SLA satisfaction rate, sla_rate\n(all requests; a drop is a violation)",
+           title=f"{title}\npoint: mean over {seeds} seeds; bars: +-1 standard deviation "
+                 "over the seeds; better is up and left")  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              title="scheduler: SLA rate", title_fontsize=8)  # fmt: skip
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
