@@ -1,9 +1,10 @@
 """The actions a rollout tries beside its base heuristic's (a helper module of ``rollout``).
 
-Why these: a research prototype of this scheduler found that the decisions worth changing are
-deliberate waits (a free unit of the wrong type, a better one freeing soon), the base's request
-on the other unit type, and requests that another ordering ranks first just before they stop
-being able to meet their deadline. So the candidates are exactly those, best-ranked first.
+Why these: the decisions worth changing in this simulator are mostly deliberate waits (a free
+unit of a type on which the request would miss, while a better one frees soon), the base's
+request on another unit type, and requests another ordering ranks first just before they can
+no longer meet their deadline. So the candidates are exactly those, best-ranked first, and
+their number stays small enough to simulate each one.
 """
 
 from __future__ import annotations
