@@ -53,8 +53,8 @@ def test_headroom_rolls_out_the_best_heuristic_of_the_training_seeds(
     capsys: pytest.CaptureFixture[str], small_scenario: Path, tmp_path: Path
 ) -> None:
     argv = ["headroom", "--scenario", str(small_scenario), "--heuristics", "fcfs,sjf",
-            "--select-seeds", "2", "--seeds", "1", "--jobs", "1", "--no-oracle", "--json",
-            "--out", str(tmp_path / "hr")]  # fmt: skip
+            "--select-seeds", "2", "--seeds", "1", "--jobs", "1", "--lookahead", "rollout",
+            "--json", "--out", str(tmp_path / "hr")]  # fmt: skip
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     base = out["rollout_base"]

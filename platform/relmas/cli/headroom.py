@@ -55,7 +55,10 @@ def register(subparsers: Any) -> None:
                         "the best heuristic on training seeds 0..--select-seeds-1")  # fmt: skip
     p.add_argument("--select-seeds", type=positive_int, default=5,
                    help="training seeds --base auto chooses on")  # fmt: skip
-    p.add_argument("--no-oracle", action="store_true", help="skip the clairvoyant oracle runs")
+    p.add_argument("--lookahead", choices=("both", "rollout", "oracle"), default="both",
+                   help="which lookahead runs beside the heuristics: the rollout, its oracle, or "
+                        "both (the oracle costs ~3x; the heuristics' results are the same in a "
+                        "second pass, so the table can be made in two)")  # fmt: skip
     p.add_argument("--jobs", type=positive_int, default=None, help="processes (default: cores)")
     add_address_arg(p)
     p.add_argument("--out", type=Path, default=None,
@@ -120,7 +123,9 @@ def _lineup(args: argparse.Namespace, jobs: int) -> tuple[list[str], list[str], 
         base = _choose_base(args, heuristics, jobs)
         if base != base_ref(rollout):
             ref = with_base(ref, base)
-    lookahead = [ref] if args.no_oracle else [ref, oracle_ref(ref)]
+    lookahead = {"both": [ref, oracle_ref(ref)], "rollout": [ref], "oracle": [oracle_ref(ref)]}[
+        args.lookahead
+    ]
     for r in lookahead:
         make_scheduler(r)
     return heuristics, lookahead, base_ref(cast(RolloutScheduler, make_scheduler(ref)))
