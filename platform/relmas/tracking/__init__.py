@@ -14,13 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from relmas.tracking.hooks import (
-    add_tracking_args,
-    comparison_run,
-    log_comparison,
-    log_simulation,
-    options_from_args,
-)
+from relmas.tracking.compare_hooks import comparison_run, log_comparison
+from relmas.tracking.hooks import add_tracking_args, log_simulation, options_from_args
 from relmas.tracking.run import ParentRef, TrackedRun, TrackingOptions, start_run, tracked_run
 
 __all__ = [

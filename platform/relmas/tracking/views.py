@@ -96,7 +96,7 @@ def view_state(experiment: str) -> str:
         "orderByAsc": False,
         "selectedColumns": columns,
         "columnOrder": [name, *columns, "runDateAndNestInfo", "duration"],
-        "columnWidths": {name: 330, **{c: 150 for c in columns}},
+        "columnWidths": {name: 330, **{c: 190 for c in columns}},
     }
     return json.dumps(state, separators=(",", ":"))
 
