@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     from relmas.cli import (
         bench_rl,
         bench_sim,
+        bench_tune,
         capacity,
         compare,
         headroom,
@@ -52,11 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.register(sub)
     tune.register(sub)
     tracking_cmds.register(sub)
-    bench = sub.add_parser("bench", help="benchmarks with JSON output (sim, rl)")
-    bench_sub = bench.add_subparsers(dest="bench_command", metavar="{sim,rl}")
+    bench = sub.add_parser("bench", help="benchmarks with JSON output (sim, rl, tune)")
+    bench_sub = bench.add_subparsers(dest="bench_command", metavar="{sim,rl,tune}")
     bench.set_defaults(func=lambda _a: _help(bench))
     bench_sim.register_bench(bench_sub)
     bench_rl.register_bench(bench_sub)
+    bench_tune.register_bench(bench_sub)
     parser.set_defaults(func=lambda _a: _help(parser))
     return parser
 

@@ -303,11 +303,15 @@ def cmd_tune(args: argparse.Namespace) -> int:
     runtime_env = cluster.load_runtime_env(env_file, target) if env_file else None
     import ray
 
-    from relmas.sweeps.run import run_sweep
+    from relmas.sweeps.run import experiment_name, run_sweep
+    from relmas.tracking.run import warm_up
 
     with library_output_to(storage / f"{cfg.name}.log"):
         _announce(cfg, storage)
+        store = warm_up(options, experiment_name(cfg))  # overlaps Ray's start-up
         _start_ray(args, target, runtime_env)
+        if store is not None:
+            store.join()
         try:
             if target.remote:
                 _preflight(cfg, target, storage, options)

@@ -55,6 +55,16 @@ _NOT_METRICS = frozenset(
 )
 
 
+# Logged at every step; every other KPI only at a trial's last step (see SweepTracker._result).
+SERIES = ("sla_rate", "seed_sla_rate", "sla_rate_is_fresh", "energy_per_inference_j",
+          "energy_per_inference_mj", "episode_return_mean", "env_steps", "hp")  # fmt: skip
+SERIES_PREFIXES = ("train/", "hp/")
+
+
+def _is_series(key: str) -> bool:
+    return key in SERIES or key.startswith(SERIES_PREFIXES)
+
+
 def read_state(path: Path) -> dict[str, Any]:
     """The tracking state of a sweep (empty dict if none yet)."""
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
@@ -91,6 +101,7 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
         self.state_path = Path(state_path).resolve()
         self._runs: dict[str, TrackedRun] = {}
         self._skip: dict[str, int] = {}
+        self._last: dict[str, tuple[int, dict[str, Any]]] = {}  # each trial's latest result
         self._state: dict[str, Any] = {}
         self._worker: IoWorker | None = None
         self._resumed = False
@@ -225,10 +236,14 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
         self._submit(lambda: self._result(tid, step, values))
 
     def _result(self, trial_id: str, step: int, values: dict[str, Any]) -> None:
+        """Each step logs the series (``SERIES``); the trial's last step, in :meth:`_end`,
+        every KPI. Why: a heuristic trial's running seed-means are superseded by its last
+        result, and its ~45 KPIs at every step doubled the rows MLflow writes per trial."""
         run = self._runs.get(trial_id)
         if run is None or step <= self._skip.get(trial_id, -1):
             return
-        run.log_metrics(values, step=step)
+        run.log_metrics({k: v for k, v in values.items() if _is_series(k)}, step=step)
+        self._last[trial_id] = (step, values)
         self._remember(trial_id, run, "running")
 
     def log_trial_end(self, trial: Any, failed: bool = False) -> None:
@@ -238,6 +253,9 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
 
     def _end(self, trial_id: str, failed: bool) -> None:
         run = self._runs.pop(trial_id, None)
+        step, values = self._last.pop(trial_id, (-1, {}))
+        if run is not None and step >= 0:
+            run.log_metrics({k: v for k, v in values.items() if not _is_series(k)}, step=step)
         if run is not None:
             run.end("FAILED" if failed else "FINISHED")
         self._remember(trial_id, run, "failed" if failed else "finished")

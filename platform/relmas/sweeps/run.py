@@ -140,6 +140,11 @@ def build_tuner(cfg: SweepConfig, exp_dir: Path, callbacks: list[Any]) -> Any:
     )
 
 
+def experiment_name(cfg: SweepConfig) -> str:
+    """The MLflow experiment of a sweep's runs."""
+    return f"relmas-tune-{cfg.name}"
+
+
 def _parent(cfg: SweepConfig, opts: TrackingOptions, state: dict[str, Any]) -> TrackedRun:
     """The sweep's parent run: new, or re-attached after a resume."""
     return start_run(
@@ -148,7 +153,7 @@ def _parent(cfg: SweepConfig, opts: TrackingOptions, state: dict[str, Any]) -> T
         cfg.model_dump(mode="json"),
         {"sweep": cfg.name, "trainable": cfg.trainable},
         options=opts,
-        experiment=f"relmas-tune-{cfg.name}",
+        experiment=experiment_name(cfg),
         attach_to=state.get("parent_run_id", ""),
         local_id=state.get("parent_local_id", ""),
     )
