@@ -103,8 +103,8 @@ def outcome(sim: Simulator, rids: Iterable[int], now_s: float | None = None) -> 
         if state == WAITING:
             row, layer = lat[r.model], r.next_layer
             if pairs is not None:
-                a, b = pairs[0] + row[0][layer], pairs[1] + row[1][layer]
-                first = a if a <= b else b
+                x, y = pairs[0] + row[0][layer], pairs[1] + row[1][layer]
+                first = x if x <= y else y
             else:
                 first = min(f + row[t][layer] for t, f in enumerate(free_at))
             n += now + first + best[r.model][layer + 1] <= r.deadline_s
