@@ -35,24 +35,16 @@ def state_path_for(exp_dir: Path) -> Path:
     return exp_dir.parent / f"{exp_dir.name}{STATE_SUFFIX}"
 
 
+# Not logged to MLflow: Tune's bookkeeping, and per-trial values that compare no designs (counts,
+# the simulator's own CPU time, 95th percentiles beside the 50th and 99th). Each is a row per
+# trial in the store, and a DSE sweep has hundreds of trials; Tune's result.json keeps them all.
 _NOT_METRICS = frozenset(
-    {
-        "timestamp",
-        "pid",
-        "done",
-        "iterations_since_restore",
-        "time_since_restore",
-        "training_iteration",
-        "config",
-        "date",
-        "hostname",
-        "node_ip",
-        "trial_id",
-        "experiment_tag",
-        "should_checkpoint",
-        "checkpoint_dir_name",
-    }
-)
+    {"timestamp", "pid", "done", "iterations_since_restore", "time_since_restore",
+     "training_iteration", "config", "date", "hostname", "node_ip", "trial_id",
+     "experiment_tag", "should_checkpoint", "checkpoint_dir_name", "time_this_iter_s",
+     "time_total_s", "requests", "completed", "dispatches", "cpu_s", "makespan_s",
+     "energy_per_request_j", "p95_latency_s", "p95_latency_completed_s"}
+)  # fmt: skip
 
 
 # Logged at every step; every other KPI only at a trial's last step (see SweepTracker._result).

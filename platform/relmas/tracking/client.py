@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -77,6 +78,35 @@ def _artifact_root(uri: str) -> str | None:
     return (db.parent / "mlartifacts").resolve().as_uri()
 
 
+def _seed_fresh_sqlite(uri: str) -> None:
+    """A new sqlite store starts as a copy of an empty, already migrated one.
+
+    Why: MLflow builds a new store's schema by running every one of its migrations, 4-7 s (half
+    of it CPU) on a busy 2-core machine, for every new store: a first sweep's trials waited for
+    it, and so does every test or CI run on a fresh store. The empty migrated store is made once
+    per MLflow version and kept in relmas's cache (``$RELMAS_CACHE_DIR``, else
+    ``~/.cache/relmas/cost_tables``), the same trick the test suite uses.
+    """
+    if urlparse(uri).scheme != "sqlite":
+        return
+    db = Path(uri.removeprefix("sqlite:///"))
+    if db.exists() or str(db) in ("", ":memory:"):
+        return
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from relmas.loaders.cost_cache import cache_dir
+
+    template = cache_dir() / f"mlflow-{mlflow.__version__}-empty.db"
+    if not template.is_file():
+        template.parent.mkdir(parents=True, exist_ok=True)
+        tmp = template.with_name(f".{template.name}.{os.getpid()}.tmp")
+        MlflowClient(tracking_uri=f"sqlite:///{tmp}").search_experiments()  # runs the migrations
+        os.replace(tmp, template)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, db)
+
+
 _DEAD: set[str] = set()
 
 
@@ -107,6 +137,7 @@ class Backend:
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         from mlflow.tracking import MlflowClient
 
+        _seed_fresh_sqlite(uri)
         self.uri = uri
         self.client = MlflowClient(tracking_uri=uri)
         self._experiments: dict[str, str] = {}

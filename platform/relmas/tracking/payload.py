@@ -181,17 +181,21 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def standard_tags(kind: str, config: dict[str, Any], extra: dict[str, Any]) -> dict[str, str]:
-    """Reproducibility tags: kind, relmas version, git commit, config hash, package versions."""
-    tags = {
-        "relmas.kind": kind,
-        "relmas.version": __version__,
-        "relmas.config_hash": config_hash(config),
-    }
-    commit = git_commit()
-    if commit:
-        tags["mlflow.source.git.commit"] = commit
-    tags.update(package_versions())
+def standard_tags(
+    kind: str, config: dict[str, Any], extra: dict[str, Any], lean: bool = False
+) -> dict[str, str]:
+    """Reproducibility tags: kind, relmas version, git commit, config hash, package versions.
+
+    ``lean`` (a sweep's trial runs) keeps kind and config hash only: the versions and commit
+    are the parent's, and a tag is a row MLflow writes per trial (288 trials in a DSE sweep).
+    """
+    tags = {"relmas.kind": kind, "relmas.config_hash": config_hash(config)}
+    if not lean:
+        tags["relmas.version"] = __version__
+        commit = git_commit()
+        if commit:
+            tags["mlflow.source.git.commit"] = commit
+        tags.update(package_versions())
     tags.update({k: str(v) for k, v in extra.items() if v is not None})
     return redact(tags)
 

@@ -230,14 +230,16 @@ def start_run(
 
     ``attach_to`` continues an existing run id instead of creating one; ``local_id`` reuses an
     offline identity, so a resumed sweep's parent keeps one offline directory; ``lazy`` creates
-    the run at its first flush (fewer requests for short runs).
+    the run at its first flush (fewer requests for short runs) and, for a child, keeps only the
+    tags the parent does not already carry.
     """
     opts = options or TrackingOptions()
+    lean = lazy and parent is not None
     payload = RunPayload(
         experiment=experiment or f"relmas-{kind}",
         name=name,
         params=as_params(params),
-        tags=standard_tags(kind, params, tags) if opts.enabled else {},
+        tags=standard_tags(kind, params, tags, lean) if opts.enabled else {},
     )
     if local_id:
         payload.local_id = local_id
