@@ -135,6 +135,9 @@ class Backend:
         # MLflow prints "View run ... at: URL" to stdout (plus one get_run) whenever a run on a
         # server ends: that broke `--json` output and cost a request per run.
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        # MLflow's INFO lines ("Creating initial MLflow database tables...") are start-up noise
+        # on a relmas console; warnings still show. Read when mlflow is first imported.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
         from mlflow.tracking import MlflowClient
 
         _seed_fresh_sqlite(uri)
