@@ -22,7 +22,7 @@ MARKERS = "osD^vP*XphH<>8d"
 FIXED = (
     "planaria", "dysta", "sjf", "cd-msa", "edf", "least-laxity", "fcfs", "prema", "herald",
     "moca", "dream", "veltair", "magma", "round-robin", "least-loaded", "random", "rollout",
-    "rl:default",
+    "rl:default", "rl",  # "rl": a sweep's PPO trials
 )  # fmt: skip
 _PAIRS = len(PALETTE) * len(MARKERS) // math.gcd(len(PALETTE), len(MARKERS))  # distinct pairs
 

@@ -11,9 +11,10 @@ What the old plot got wrong, and how this one reads:
   on a chip) share one number, and numbers are pushed apart vertically with a leader line, so
   no two labels overlap. Other points are grey: darker for more DRAM bandwidth, larger for more
   sub-accelerators.
-* The energy axis is linear and spans the front with a margin: a few starved chips burn 3x the
-  energy, and an axis stretched to them (or a log axis, whose tick labels collided) squeezed
-  the front into a sliver. How many points lie beyond the right edge is written there.
+* The energy axis is linear and spans the front, 90% of the points and every RL point, with a
+  margin: a few starved chips burn 3x the energy, and an axis stretched to them (or a log axis,
+  whose tick labels collided) squeezed the front into a sliver. How many points lie beyond
+  the right edge is written there.
   Legends sit outside the axes, so no point hides under them.
 """
 
@@ -94,11 +95,30 @@ def _front_markers(ax: Any, groups: list[list[dict[str, Any]]]) -> None:
             seen.add(name)
 
 
+def _rl_markers(ax: Any, points: list[dict[str, Any]], front: list[dict[str, Any]]) -> None:
+    """RL trials off the front, hollow in RL's style and named: they are what a sweep with PPO
+    is about, so they must not blend into the grey points."""
+    seen = False
+    for p in points:
+        name = str(p["scheduler"])
+        if p in front or not name.startswith("rl"):
+            continue
+        colour, marker = style(name)
+        x, y = p["energy_per_inference_j"] * 1e3, p["sla_rate"]
+        ax.scatter(x, y, s=55, marker=marker, facecolors="none", edgecolors=colour, lw=1.4,
+                   zorder=3, label=None if seen else f"{name} (off the front)")  # fmt: skip
+        ax.annotate(f"{name} {p['hardware']}", (x, y), xytext=(6, -10), fontsize=7,
+                    textcoords="offset points", color=colour)  # fmt: skip
+        seen = True
+
+
 def _energy_axis(ax: Any, points: list[dict[str, Any]], front: list[dict[str, Any]]) -> None:
-    """Span every front point with a margin; say how many points lie beyond the right edge."""
-    energies = [p["energy_per_inference_j"] * 1e3 for p in points]
-    shown = [p["energy_per_inference_j"] * 1e3 for p in front] or energies
-    lo, hi = min(energies), max(shown)
+    """Span the front, 90% of all points and every RL point, with a margin; say how many points
+    lie beyond the right edge (starved chips, far out)."""
+    energies = sorted(p["energy_per_inference_j"] * 1e3 for p in points)
+    must = [p["energy_per_inference_j"] * 1e3 for p in points + front
+            if p in front or str(p["scheduler"]).startswith("rl")]  # fmt: skip
+    lo, hi = energies[0], max([energies[int(0.9 * (len(energies) - 1))], *must])
     right = hi + max(0.25 * (hi - lo), 0.05 * hi)
     ax.set_xlim(lo - 0.05 * (right - lo), right)
     beyond = [e for e in energies if e > right]
@@ -125,12 +145,13 @@ def plot_front(
                                  bbox_to_anchor=(0.0, -0.11), ncol=4, frameon=False)  # fmt: skip
     ax.add_artist(bandwidth_legend)
     _front_markers(ax, groups)
+    _rl_markers(ax, points, front)
     _energy_axis(ax, points, front)
     ax.set(xlabel="energy per inference (mJ)", ylabel="SLA satisfaction rate (mean over seeds)")
     ax.grid(alpha=0.3)
     pairs = [(h, lab) for h, lab in zip(*ax.get_legend_handles_labels(), strict=True)
              if not lab.endswith("GB/s")]  # fmt: skip
-    ax.legend([h for h, _ in pairs], [lab for _, lab in pairs], title="front points: scheduler",
+    ax.legend([h for h, _ in pairs], [lab for _, lab in pairs], title="scheduler (front points)",
               fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.22),
               ncol=5, frameon=False)  # fmt: skip
     _label_numbers(ax, groups)
