@@ -86,7 +86,8 @@ def _result(runs: list[dict[str, Any]], config: Path) -> dict[str, Any]:
 
 def cmd_bench_tune(args: argparse.Namespace) -> int:
     """Alternate untracked and tracked runs of the sweep; report both and their ratio."""
-    from relmas.sweeps.config import load_sweep, sweep_path
+    from relmas.loaders.paths import sweep_path
+    from relmas.sweeps.config import load_sweep
 
     config = sweep_path(args.config).resolve()
     load_sweep(config)  # a bad file fails here, before minutes of sweeps

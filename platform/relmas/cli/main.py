@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from relmas import __version__
 from relmas.cli.common import Terminated, claim_sigterm, was_terminated
@@ -22,9 +23,6 @@ from relmas.errors import UserError
 def build_parser() -> argparse.ArgumentParser:
     """The full parser; command modules register their own sub-commands."""
     from relmas.cli import (
-        bench_rl,
-        bench_sim,
-        bench_tune,
         capacity,
         compare,
         headroom,
@@ -53,14 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.register(sub)
     tune.register(sub)
     tracking_cmds.register(sub)
+    _add_bench(sub)
+    parser.set_defaults(func=lambda _a: _help(parser))
+    return parser
+
+
+def _add_bench(sub: Any) -> None:
+    """``relmas bench sim|rl|tune``."""
+    from relmas.cli import bench_rl, bench_sim, bench_tune
+
     bench = sub.add_parser("bench", help="benchmarks with JSON output (sim, rl, tune)")
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="{sim,rl,tune}")
     bench.set_defaults(func=lambda _a: _help(bench))
     bench_sim.register_bench(bench_sub)
     bench_rl.register_bench(bench_sub)
     bench_tune.register_bench(bench_sub)
-    parser.set_defaults(func=lambda _a: _help(parser))
-    return parser
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

@@ -69,3 +69,9 @@ def resolve_shipped(ref: Path, field: str, kind: str, shipped: dict[str, Path]) 
         f"file {str(ref)!r} does not exist",
         f"{hint}shipped {kind} files in {where}: {names} (give a name or a path)",
     )
+
+
+def sweep_path(ref: Path) -> Path:
+    """A sweep file by path (also relative to the checkout) or by shipped name, e.g.
+    ``heuristics_dse``: the YAML files of ``tune_configs/`` with a ``trainable:`` key."""
+    return resolve_shipped(ref, "sweep", "sweep", shipped_files("tune_configs", "trainable:"))

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from relmas.errors import UserError, unknown_name
+from relmas.loaders.paths import sweep_path
 from relmas.loaders.safe_yaml import read_yaml
 from relmas.loaders.validation import validation_error
 
@@ -296,17 +297,9 @@ def check_names(cfg: SweepConfig, source: str) -> None:
                 raise unknown_name(f"{source}: heuristic.schedulers.{i}", name, known)
 
 
-def sweep_path(ref: Path) -> Path:
-    """A sweep file by path (also relative to the checkout) or by shipped name, e.g.
-    ``heuristics_dse``; a miss suggests the closest shipped sweep (one-line error)."""
-    from relmas.loaders.paths import resolve_shipped, shipped_files
-
-    return resolve_shipped(ref, "sweep", "sweep", shipped_files("tune_configs", "trainable:"))
-
-
 def load_sweep(path: Path) -> SweepConfig:
     """Read and validate a sweep file; every mistake is one line naming the field."""
-    path = sweep_path(path)
+    path = sweep_path(path)  # also relative to the checkout, or a shipped name
     data = read_yaml(path, "sweep")
     if not isinstance(data, dict):
         raise UserError("sweep", f"{path} must hold a mapping", "start with 'name: ...'")
