@@ -44,9 +44,26 @@ def test_quickstart_runs_twice_with_phases_and_fresh_results(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     monkeypatch.setattr(quickstart, "QUICKSTART_SWEEP", str(_tiny_sweep(tmp_path, small_scenario)))
-    monkeypatch.setattr(quickstart, "COMPARE", {"scenario": str(small_scenario),
-                        "hardware": "2s2e", "schedulers": "fcfs,sjf", "loads": [0.5, 1.0]})
-    argv = ["quickstart", "--seeds", "1", "--jobs", "1", "--out", str(tmp_path / "qs"), "--no-track"]
+    monkeypatch.setattr(
+        quickstart,
+        "COMPARE",
+        {
+            "scenario": str(small_scenario),
+            "hardware": "2s2e",
+            "schedulers": "fcfs,sjf",
+            "loads": [0.5, 1.0],
+        },
+    )
+    argv = [
+        "quickstart",
+        "--seeds",
+        "1",
+        "--jobs",
+        "1",
+        "--out",
+        str(tmp_path / "qs"),
+        "--no-track",
+    ]
     stamps = []
     for attempt in (1, 2):
         assert main(argv) == 0, f"run {attempt}"
