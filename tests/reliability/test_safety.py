@@ -54,6 +54,11 @@ def test_ui_binds_to_loopback_unless_asked_and_warns_then(
         started.append(cmd)
         return types.SimpleNamespace(wait=lambda: 0)
 
+    # The patch is process-wide (``tracking_cmds.subprocess`` is the subprocess module), and
+    # mlflow's first import shells out (``platform.processor()``): import it before patching,
+    # or this test, run alone, leaves a half-imported mlflow that breaks every later test.
+    import mlflow  # noqa: F401
+
     monkeypatch.setattr(tracking_cmds.subprocess, "Popen", popen)
     store = ["--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"]
     assert main(["ui", *store]) == 0
