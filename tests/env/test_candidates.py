@@ -110,11 +110,12 @@ def test_bad_planaria_params_is_one_line() -> None:
 def test_flag_layout_and_candidate_order() -> None:
     env = MultiAccelEnv({**CFG, "top_k": 4})
     enc = env.encoder
-    assert enc.candidate_dim == 4 + 5 * 2 + 1 + len(ORDERINGS)
-    assert enc.accel_dim == 2 + 4 + 1 and enc.global_dim == 6
+    # 4 dynamic, (5 static + slack) per type, choice flag, a rank per ordering
+    assert enc.candidate_dim == 4 + 6 * 2 + 1 + len(ORDERINGS)
+    assert enc.accel_dim == 1 + 2 + 5 + 1 and enc.global_dim == 5 + 2 * 2 + 1
     obs, _ = env.reset(seed=0)
     block = obs["observations"][: 4 * enc.candidate_dim].reshape(4, -1)
-    base = 4 + 5 * 2
+    base = enc.layout.candidate_fields.index("planaria_choice")
     for _ in range(50):  # step until Planaria dispatches with several candidates
         if enc.choice is not None and len(enc.candidates) > 1:
             break
@@ -133,4 +134,4 @@ def test_old_rules_keep_their_layout() -> None:
     chip = MultiAccelEnv(CFG).source.chip
     for rule in ("mixed", "deadline"):
         enc = FeatureEncoder(chip, 3, candidates=rule)
-        assert enc.obs_dim == 3 * (4 + 5 * 2) + 4 * (2 + 4) + 5
+        assert enc.obs_dim == 3 * (4 + 6 * 2) + 4 * (1 + 2 + 5) + 5 + 2 * 2

@@ -20,6 +20,8 @@ from relmas.env.multi_accel import MultiAccelEnv
 
 REPO = Path(__file__).resolve().parents[2]
 CFG: dict[str, Any] = {"scenario": "toy", "hardware": "2s1e", "seeds": [4], "num_requests": 40}
+# The same chip in 6 unit slots with the known types listed the other way round.
+PADDED: dict[str, Any] = {**CFG, "types": ["eyeriss", "simba"], "max_units": 6}
 
 
 def _expected_candidate(env: MultiAccelEnv, i: int) -> dict[str, float]:
@@ -36,11 +38,15 @@ def _expected_candidate(env: MultiAccelEnv, i: int) -> dict[str, float]:
         "priority": r.priority / 9.0,
         "planaria_choice": float(enc.choice is not None and enc.choice[0] is r),
     }
-    for t in range(chip.num_types):
-        out[f"remaining_latency[{t}]"] = chip.remaining_latency_s[m][t][layer] / iso
-        out[f"layer_latency[{t}]"] = chip.latency_s[m][t][layer] / layer_s
-        bw_share = chip.demand_bytes_per_s[m][t][layer] / chip.bandwidth_bytes_per_s
-        out[f"layer_demand[{t}]"] = bw_share
+    for k, name in enumerate(enc.view.types):
+        t = chip.type_names.index(name)
+        out[f"remaining_latency[{k}]"] = chip.remaining_latency_s[m][t][layer] / iso
+        out[f"layer_latency[{k}]"] = chip.latency_s[m][t][layer] / layer_s
+        out[f"layer_demand[{k}]"] = (
+            chip.demand_bytes_per_s[m][t][layer] / chip.bandwidth_bytes_per_s
+        )
+        rest = chip.remaining_best_s[m][layer + 1]
+        out[f"type_slack[{k}]"] = (r.deadline_s - now - chip.latency_s[m][t][layer] - rest) / iso
     return out
 
 
@@ -48,24 +54,38 @@ def _expected_unit(env: MultiAccelEnv, a: int) -> dict[str, float]:
     sim, enc, chip = env.sim, env.encoder, env.encoder.chip
     assert sim is not None
     bw, req = chip.bandwidth_bytes_per_s, sim.accel_request[a]
-    out = {f"type[{t}]": float(chip.accel_type[a] == t) for t in range(chip.num_types)}
+    kind = chip.type_names[chip.accel_type[a]]
+    out = {f"type[{k}]": float(name == kind) for k, name in enumerate(enc.view.types)}
+    out["present"] = 1.0
     out["busy"] = float(req is not None)
     out["busy_remaining"] = sim.busy_remaining_s(a) / enc.time_scale_s
     out["granted_bandwidth"] = sim.granted_bandwidth_bytes_per_s(a) / bw
     out["planaria_unit"] = float(enc.choice is not None and enc.choice[1] == a)
+    if req is not None:
+        rest = chip.remaining_best_s[req.model][req.next_layer]
+        out["running_slack"] = (req.deadline_s - sim.now_s - rest) / chip.isolated_latency_s[
+            req.model
+        ]
     return out
 
 
 def _expected_globals(env: MultiAccelEnv) -> dict[str, float]:
     sim, enc = env.sim, env.encoder
     assert sim is not None
-    return {
+    out = {
         "dram_load": sim.dram_demand_bytes_per_s / enc.chip.bandwidth_bytes_per_s,
         "queue_length": len(sim.ready) / enc.top_k,
-        "free_fraction": len(sim.free_accels) / enc.num_accels,
+        "free_fraction": len(sim.free_accels) / enc.chip.num_accels,
         "arrival_progress": 1.0 - sim.arrivals_left / len(sim.specs),
         "planaria_waits": float(enc.choice is None),
     }
+    for k in range(len(enc.view.types)):
+        units = [a for a in range(enc.chip.num_accels) if enc.view.unit_type[a] == k]
+        out[f"type_units[{k}]"] = len(units) / enc.num_accels
+        waits = [0.0 if a in sim.free_accels else sim.busy_remaining_s(a) / enc.time_scale_s
+                 for a in units]  # fmt: skip
+        out[f"type_free_in[{k}]"] = min(waits, default=10.0)
+    return out
 
 
 def _check(obs: np.ndarray, layout: ObsLayout, expected: dict[str, float], **where: int) -> None:
@@ -74,8 +94,9 @@ def _check(obs: np.ndarray, layout: ObsLayout, expected: dict[str, float], **whe
         assert got == pytest.approx(np.clip(value, -10, 10), rel=1e-5, abs=1e-6), (name, where)
 
 
-def test_named_fields_hold_what_their_names_say() -> None:
-    env = MultiAccelEnv(CFG)
+@pytest.mark.parametrize("config", [CFG, PADDED], ids=["own", "padded"])
+def test_named_fields_hold_what_their_names_say(config: dict[str, Any]) -> None:
+    env = MultiAccelEnv(config)
     layout = env.encoder.layout
     obs, _ = env.reset(seed=0)
     rng, done, steps = np.random.default_rng(1), False, 0
@@ -85,8 +106,11 @@ def test_named_fields_hold_what_their_names_say() -> None:
             _check(flat, layout, _expected_candidate(env, i), candidate=i)
         for i in range(len(env.encoder.candidates), layout.top_k):
             assert not flat[layout.index("present", candidate=i)]
-        for a in range(layout.num_accels):
+        for a in range(env.encoder.chip.num_accels):
             _check(flat, layout, _expected_unit(env, a), unit=a)
+        for a in range(env.encoder.chip.num_accels, layout.num_accels):  # padding slots
+            assert not flat[layout.units][a * layout.accel_dim : (a + 1) * layout.accel_dim].any()
+        assert not obs["action_mask"][:-1].reshape(layout.top_k, -1)[:, 3:].any()
         _check(flat, layout, _expected_globals(env))
         obs, _, done, _, _ = env.step(int(rng.choice(np.flatnonzero(obs["action_mask"]))))
         steps += 1
@@ -95,15 +119,35 @@ def test_named_fields_hold_what_their_names_say() -> None:
 
 def test_layout_dimensions_and_round_trip() -> None:
     layout = ObsLayout(top_k=3, num_accels=5, num_types=2, hints=True)
-    assert layout.candidate_dim == 4 + 5 * 2 + 1 + len(ORDERINGS)
-    assert layout.accel_dim == 2 + 4 + 1 and layout.global_dim == 6
-    assert layout.obs_dim == 3 * layout.candidate_dim + 5 * layout.accel_dim + 6
+    assert layout.candidate_dim == 4 + (5 + 1) * 2 + 1 + len(ORDERINGS)
+    assert layout.accel_dim == 1 + 2 + 5 + 1 and layout.global_dim == 5 + 2 * 2 + 1
+    assert layout.obs_dim == 3 * layout.candidate_dim + 5 * layout.accel_dim + layout.global_dim
     assert ObsLayout.from_dict(layout.to_dict()) == layout
+    assert layout.with_units(9).num_accels == 9 and layout.with_units(9).top_k == 3
     plain = ObsLayout(top_k=3, num_accels=5, num_types=2, hints=False)
-    assert "planaria_unit" not in plain.unit_fields and plain.global_dim == 5
+    assert "planaria_unit" not in plain.unit_fields and plain.global_dim == 5 + 2 * 2
     env = MultiAccelEnv(CFG)
     assert env.observation_space["observations"].shape == (env.encoder.layout.obs_dim,)
 
 
 def test_docs_show_the_declared_layout() -> None:
     assert markdown_table() in (REPO / "docs" / "rl.md").read_text()
+
+
+def test_future_key_summarises_the_upcoming_arrivals() -> None:
+    from relmas.env.layout import FUTURE_WINDOWS
+
+    env = MultiAccelEnv(CFG)
+    obs, _ = env.reset(seed=0)
+    rng, done = np.random.default_rng(2), False
+    while not done:
+        sim, ts = env.sim, env.encoder.time_scale_s
+        assert sim is not None
+        iso = sim.chip.isolated_latency_s
+        for i, w in enumerate(FUTURE_WINDOWS):
+            upcoming = [s for s in sim.specs if sim.now_s < s.arrival_s <= sim.now_s + w * ts]
+            work = sum(iso[s.model] for s in upcoming) / (sim.chip.num_accels * w * ts)
+            assert obs["future"][i] == pytest.approx(min(work, 10.0), rel=1e-5, abs=1e-7)
+        left = sum(1 for s in sim.specs if s.arrival_s > sim.now_s) / len(sim.specs)
+        assert obs["future"][-1] == pytest.approx(left, rel=1e-6)
+        obs, _, done, _, _ = env.step(int(rng.choice(np.flatnonzero(obs["action_mask"]))))

@@ -34,9 +34,16 @@ def register_bench(bench_subparsers: Any) -> None:
     p.add_argument(
         "--candidates", default="heuristic", help="candidate rule: heuristic, mixed, deadline"
     )
-    p.add_argument("--sample-steps", type=int, default=2000, help="steps per EnvRunner")
-    p.add_argument("--checkpoint", type=Path, default=None,
-                   help="policy directory (default: random actions)")  # fmt: skip
+    p.add_argument("--sample-steps", type=int, default=4000, help="steps per EnvRunner")
+    p.add_argument(
+        "--envs-per-runner",
+        type=int,
+        default=16,
+        help="vectorised envs per EnvRunner (batched forward passes)",
+    )
+    p.add_argument(
+        "--checkpoint", type=Path, default=None, help="policy directory (default: random actions)"
+    )
     p.add_argument("--no-rllib", action="store_true", help="skip the RLlib sampling timing")
     p.add_argument("--json", action="store_true", help="print JSON, not a table")
     p.set_defaults(func=run_bench_rl)
@@ -138,6 +145,7 @@ def bench_rllib(recipe: Recipe, steps: int) -> dict[str, float]:
     finally:
         ray.shutdown()
     return {
+        "rllib_envs_per_runner": recipe.envs_per_runner,
         "rllib_steps_per_s_1_runner": one,
         "rllib_steps_per_s_2_runners": two,
         "rllib_scaling_efficiency": two / (2 * one),
@@ -163,6 +171,7 @@ def _random_policy(chip: Any, recipe: Recipe) -> Any:
     ]
     meta = {
         "recipe": recipe.as_mapping(),
+        "types": list(enc.view.types),
         "obs_dim": enc.obs_dim,
         "priority_scale": enc.priority_scale,
         "layout": enc.layout.to_dict(),
@@ -200,7 +209,13 @@ def bench_decision_latency(recipe: Recipe, checkpoint: Path | None) -> dict[str,
 def run_bench_rl(args: argparse.Namespace) -> int:
     """Run the benchmarks and print a table or JSON."""
     recipe = Recipe(
-        scenario=args.scenario, hardware=args.hardware, train_seeds=3, candidates=args.candidates
+        scenario=args.scenario,
+        hardware=args.hardware,
+        train_seeds=3,
+        candidates=args.candidates,
+        pair_hidden=[64, 64],  # the shipped policy's shape
+        hidden=[64, 64],
+        envs_per_runner=args.envs_per_runner,
     )
     env_config = recipe.env_config().as_mapping()
     out: dict[str, Any] = {

@@ -27,6 +27,15 @@ from relmas.errors import UserError
 from relmas.loaders.safe_yaml import parse_yaml
 
 
+def _names(value: str) -> str | list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    return names[0] if len(names) == 1 else names
+
+
+def _str_list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
 def _int_list(value: str) -> list[int]:
     try:
         return [int(v) for v in value.split(",") if v.strip()]
@@ -35,9 +44,12 @@ def _int_list(value: str) -> list[int]:
 
 
 def _kind(field: FieldInfo) -> str:
-    """'bool', 'int', 'float', 'str', 'path', 'ints', 'mapping' or 'skip' for a field's type."""
+    """'bool', 'int', 'float', 'str', 'path', 'names', 'ints', 'strs', 'mapping' or 'skip'
+    (file only) for a field's type."""
     tp = field.annotation
     args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if set(args) == {str, list[str]}:
+        return "names"  # one name, or a comma-separated list of them
     if typing.get_origin(tp) in (typing.Union, type(int | None)) and len(args) == 1:
         tp = args[0]  # Optional[X] -> X
     origin = typing.get_origin(tp)
@@ -50,7 +62,7 @@ def _kind(field: FieldInfo) -> str:
     if tp in (int, float, str) or origin is typing.Literal:
         return {int: "int", float: "float"}.get(tp, "str")  # type: ignore[call-overload]
     if origin is list:
-        return "ints"
+        return "strs" if typing.get_args(tp) == (str,) else "ints"
     if origin is dict:
         return "mapping"
     return "skip"
@@ -63,7 +75,9 @@ def _help(text: str, default_text: str) -> str:
 
 def _default_text(field: FieldInfo, kind: str) -> str:
     value = field.get_default(call_default_factory=True)
-    if kind == "ints":
+    if value is None:
+        return "none"
+    if kind in ("ints", "strs"):
         return ",".join(map(str, value)) or "none"
     if kind == "mapping":
         return " ".join(f"{k}={v}" for k, v in value.items()) or "none"
@@ -95,7 +109,8 @@ def add_model_flags(
             parser.add_argument(flag, dest=name, action="append", default=None,
                                 metavar="KEY=VALUE", help=help_text)  # fmt: skip
         else:
-            convert = {"int": int, "float": float, "ints": _int_list, "path": Path}.get(kind, str)
+            convert = {"int": int, "float": float, "ints": _int_list, "path": Path,
+                       "names": _names, "strs": _str_list}.get(kind, str)  # fmt: skip
             parser.add_argument(flag, dest=name, type=convert, default=None, help=help_text)
 
 

@@ -58,6 +58,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="continue from the newest checkpoint in --out (same config) up to --iterations",
     )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="an existing Ray cluster to label and sample on (default: a fresh local Ray)",
+    )
     add_tracking_args(p)
     p.set_defaults(func=run_train)
     _register_evaluate(subparsers)
@@ -73,6 +78,9 @@ def _register_evaluate(subparsers: Any) -> None:
     e.add_argument("--seeds", type=positive_int, default=10, help="number of evaluation seeds")
     e.add_argument("--first-seed", type=int, default=EVAL_FIRST_SEED,
                    help="first held-out seed (training uses 0.., validation 5000..)")  # fmt: skip
+    e.add_argument("--also", default="",
+                   help="comma list of more schedulers to pair the policy with, e.g. "
+                        "rollout,planaria?priority_exponent=0.5 (default: none)")  # fmt: skip
     e.add_argument("--json", action="store_true", help="print JSON, not a table")
     add_tracking_args(e)
     e.set_defaults(func=run_evaluate)
@@ -168,28 +176,46 @@ def final_sla(history: list[Any], out: Path) -> str:
 def _train_on_ray(
     recipe: Recipe, args: argparse.Namespace, cpus: int, on_iteration: Callable[[Any], None]
 ) -> list[Any]:
-    """Train on a private local Ray (unless one is already up), always shutting it down."""
+    """Imitate (if the recipe says so), then PPO, on a private local Ray unless one is already
+    up or ``--address`` names a cluster; Ray is always shut down on the way out."""
     import ray
 
     owns_ray = not ray.is_initialized()  # tests and notebooks may already run a local Ray
     if owns_ray:
-        ray.init(
-            address="local",
-            num_cpus=cpus,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
+        where = {"address": args.address} if getattr(args, "address", None) else {
+            "address": "local", "num_cpus": cpus, "include_dashboard": False}  # fmt: skip
+        ray.init(**where, log_to_driver=False, configure_logging=False)
         claim_sigterm()  # Ray's driver handler would abort without shutting Ray down
     try:
-        return _train_with_progress(recipe, args, on_iteration)
+        init = None
+        if recipe.imitation is not None and getattr(args, "resume_from", None) is None:
+            from relmas.cli.imitation_progress import imitate_with_progress
+
+            init = imitate_with_progress(recipe, args.out)
+        if recipe.iterations == 0:
+            assert init is not None
+            publish(init, args.out)
+            return []
+        return _train_with_progress(recipe, args, on_iteration, init)
     finally:
         if owns_ray:
             ray.shutdown()
 
 
+def publish(policy_dir: Path, out: Path) -> None:
+    """Make a round's exported policy the run's policy (``<out>/policy.*``, renamed in)."""
+    from relmas.files import write_with
+
+    for name in ("policy.npz", "policy.json"):  # json last: a reader that sees it sees both
+        blob = (policy_dir / name).read_bytes()
+        write_with(out / name, lambda fh, b=blob: fh.write(b))
+
+
 def _train_with_progress(
-    recipe: Recipe, args: argparse.Namespace, on_iteration: Callable[[Any], None] | None = None
+    recipe: Recipe,
+    args: argparse.Namespace,
+    on_iteration: Callable[[Any], None] | None = None,
+    init: Path | None = None,
 ) -> list[Any]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -224,7 +250,7 @@ def _train_with_progress(
         resume_from = getattr(args, "resume_from", None)
         if resume_from is not None:
             bar.update(task, completed=checkpoint_iteration(resume_from), status="resumed")
-        return train(recipe, args.out, show, resume_from=resume_from)
+        return train(recipe, args.out, show, resume_from=resume_from, init=init)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -232,7 +258,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from relmas.rl.evaluate import evaluate, format_table
 
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    report = evaluate(args.checkpoint, args.scenario, args.hardware, seeds)
+    also = [ref.strip() for ref in args.also.split(",") if ref.strip()]
+    report = evaluate(args.checkpoint, args.scenario, args.hardware, seeds, also)
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     from relmas.tracking.rl_hooks import log_evaluation
 

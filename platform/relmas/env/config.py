@@ -33,10 +33,23 @@ class EnvConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    scenario: str = Field(
-        "toy", description="'toy' (a hand-made chip, no cost model) or a scenario preset / YAML"
+    scenario: str | list[str] = Field(
+        "toy",
+        description="'toy' (a hand-made chip, no cost model) or a scenario preset / YAML; a "
+        "list trains on every (scenario, hardware) pair, one drawn per episode",
     )
-    hardware: str = Field("2s2e", description="composition name or <N>s<M>e@<GB/s>")
+    hardware: str | list[str] = Field(
+        "2s2e", description="composition name or <N>s<M>e@<GB/s>, or a list of them"
+    )
+    types: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="the accelerator types the observation knows, in order (None: the types "
+        "of the chips, in the order they first appear)",
+    )
+    max_units: int | None = Field(
+        None, ge=1, le=1024, description="unit slots (None: the largest chip's units)"
+    )
     seeds: list[int] = Field(
         default_factory=lambda: list(range(100)),
         min_length=1,
@@ -93,9 +106,26 @@ class EnvConfig(BaseModel):
         parse_fault_spec({"fault_injection": value})
         return value
 
+    @field_validator("scenario", "hardware")
+    @classmethod
+    def _non_empty(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not value:
+            raise ValueError("give at least one")
+        return value
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (scenario, hardware) pair an episode can be drawn from."""
+        scenarios = [self.scenario] if isinstance(self.scenario, str) else self.scenario
+        chips = [self.hardware] if isinstance(self.hardware, str) else self.hardware
+        return [(s, h) for s in scenarios for h in chips]
+
+    def single(self, scenario: str, hardware: str) -> EnvConfig:
+        """This config restricted to one (scenario, hardware) pair."""
+        return self.model_copy(update={"scenario": scenario, "hardware": hardware})
+
     @model_validator(mode="after")
     def _toy_keys(self) -> EnvConfig:
-        if self.scenario != "toy":
+        if any(s != "toy" for s, _ in self.pairs()):
             given = sorted(k for k in TOY_ONLY if k in self.model_fields_set)
             if given:
                 raise ValueError(f"{given[0]} only applies to scenario 'toy'")

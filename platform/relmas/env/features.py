@@ -15,15 +15,16 @@ logits, see :mod:`relmas.rl.module`).
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
 from relmas.env.candidates import ORDERINGS, DeadlineWorkOrderings, Orderings, interleave
+from relmas.env.chip_view import ChipView
 from relmas.env.config import CANDIDATE_RULES
-from relmas.env.layout import GLOBAL_FIELDS, UNIT_FIELDS, ObsLayout
+from relmas.env.layout import CLIP, UNIT_FIELDS, ObsLayout
 from relmas.errors import UserError
 from relmas.loaders.validation import validation_error
 from relmas.schedulers.planaria import PlanariaParams, PlanariaScheduler
@@ -31,9 +32,8 @@ from relmas.sim.chip import Chip
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Request
 
-ENV_VERSION = 1  # bump whenever the observation, action or reward semantics change
+ENV_VERSION = 2  # bump whenever the observation, action or reward semantics change
 ENV_ID = f"relmas/MultiAccel-v{ENV_VERSION}"  # the registered id names the version it builds
-CLIP = 10.0
 
 
 def planaria_variant(params: Mapping[str, Any]) -> PlanariaScheduler:
@@ -61,8 +61,10 @@ def planaria_variant(params: Mapping[str, Any]) -> PlanariaScheduler:
 class FeatureEncoder:
     """Writes the observation and the action mask of a simulator state into fixed arrays.
 
-    Actions are ``i * num_accels + a`` for candidate ``i`` on sub-accelerator ``a``; the last
-    index (``wait_action``) lets the engine move to the next event without dispatching.
+    Actions are ``i * num_accels + a`` for candidate ``i`` on unit slot ``a``; the last index
+    (``wait_action``) lets the engine move to the next event without dispatching. ``types`` are
+    the accelerator types the policy knows (default: the chip's) and ``max_units`` the unit
+    slots (default: the chip's units); slots beyond the chip's units are padding, never valid.
     """
 
     def __init__(
@@ -72,6 +74,8 @@ class FeatureEncoder:
         priority_scale: float = 9.0,
         candidates: str = "heuristic",
         planaria_params: Mapping[str, Any] | None = None,
+        types: Sequence[str] | None = None,
+        max_units: int | None = None,
     ) -> None:
         if top_k < 1:
             raise ValueError("top_k must be >= 1")
@@ -81,12 +85,22 @@ class FeatureEncoder:
                 f"unknown rule {candidates!r}",
                 f"choose one of: {', '.join(CANDIDATE_RULES)}",
             )
+        self.view = ChipView(chip, types or chip.type_names)
+        slots = max_units or chip.num_accels
+        if chip.num_accels > slots:
+            raise UserError(
+                "hardware",
+                f"the chip has {chip.num_accels} sub-accelerators, the policy {slots} unit slots",
+                "use a smaller chip or a policy with a pair head (any number of units)",
+            )
         self.candidate_rule = candidates
         self.chip = chip
         self.top_k = top_k
-        self.num_accels = chip.num_accels
-        self.num_types = chip.num_types
+        self.num_accels = slots
+        self.num_types = len(self.view.types)
         self.priority_scale = float(priority_scale)
+        self.time_scale_s = self.view.time_scale_s
+        self._mean_layer_j = self.view.mean_layer_j
         hint = candidates == "heuristic"
         self.rank_depth = (top_k + len(ORDERINGS) - 1) // len(ORDERINGS) + 1
         self.planaria_params = dict(planaria_params or {})
@@ -94,47 +108,18 @@ class FeatureEncoder:
             Orderings(self.rank_depth, planaria_variant(self.planaria_params)) if hint else None
         )
         self._simple = None if hint else DeadlineWorkOrderings(top_k)
-        self.layout = layout = ObsLayout(top_k, self.num_accels, self.num_types, hint)
+        self.layout = layout = ObsLayout(top_k, slots, self.num_types, hint)
         self.candidate_dim = layout.candidate_dim
         self.accel_dim = layout.accel_dim
         self.global_dim = layout.global_dim
         self.obs_dim = layout.obs_dim
-        self.num_actions = top_k * self.num_accels + 1
+        self.num_actions = top_k * slots + 1
         self.wait_action = self.num_actions - 1
         self.obs = np.zeros(self.obs_dim, dtype=np.float32)
         self.mask = np.zeros(self.num_actions, dtype=np.float32)
         self.prior = np.zeros(self.num_actions, dtype=np.float32)
-        self._mask_grid = self.mask[:-1].reshape(top_k, self.num_accels)  # a view of ``mask``
+        self._mask_grid = self.mask[:-1].reshape(top_k, slots)  # a view of ``mask``
         self.candidates: list[Request] = []
-        self._precompute(chip)
-
-    def _precompute(self, chip: Chip) -> None:
-        """Static per-(model, layer) candidate features, computed once per chip.
-
-        Everything in a candidate row except slack, waiting time and priority depends only on
-        (model, next layer), so it is looked up from ``_static`` (one row per pair) at step time.
-        """
-        types = range(self.num_types)
-        self._mean_layer_j = [
-            sum(min(chip.energy_j[m][t][i] for t in types) for i in range(n)) / n or 1.0
-            for m, n in enumerate(chip.num_layers)
-        ]
-        self.time_scale_s = float(np.mean(chip.isolated_latency_s))
-        rows: list[list[float]] = []
-        self._row_offset: list[int] = []
-        for m, n in enumerate(chip.num_layers):
-            self._row_offset.append(len(rows))
-            rows += [self._static_row(chip, m, layer) for layer in range(n)]
-        static = np.asarray(rows, dtype=np.float32).reshape(len(rows), 5 * self.num_types)
-        # Python floats (exact float32 values): a step splices them into one flat buffer, which
-        # is ~2x cheaper than three numpy assignments of small nested lists.
-        self._static_rows = [
-            [static[self._row_offset[m] + i].tolist() for i in range(n)]
-            for m, n in enumerate(chip.num_layers)
-        ]
-        onehot = np.zeros((self.num_accels, self.num_types), dtype=np.float32)
-        onehot[np.arange(self.num_accels), list(chip.accel_type)] = 1.0
-        self._onehot_rows = onehot.tolist()
         self._step_buffers()
 
     def _step_buffers(self) -> None:
@@ -143,40 +128,28 @@ class FeatureEncoder:
         Padding rows make the list exactly ``obs_dim`` long (no zeroing of ``obs``); the clip
         bounds are arrays because numpy's scalar-operand path costs more than the clip itself.
         """
-        pad = len(self.layout.unit_fields) - self.num_types - len(UNIT_FIELDS)  # planaria_unit
+        view, lay = self.view, self.layout
+        self._head_rows = []  # ``present`` and the type one-hot of each real unit
+        for k in view.unit_type:
+            self._head_rows.append([1.0] + [float(k == t) for t in range(self.num_types)])
+        pad = len(lay.unit_fields) - 1 - self.num_types - len(UNIT_FIELDS)  # planaria_unit
         self._accel_pad = [0.0] * pad
-        self._idle_rows = [row + [0.0] * (len(UNIT_FIELDS) + pad) for row in self._onehot_rows]
-        self._global_pad = [0.0] * (self.global_dim - len(GLOBAL_FIELDS))
+        self._idle_rows = [row + [0.0] * (len(UNIT_FIELDS) + pad) for row in self._head_rows]
+        self._slot_pad = [0.0] * ((self.num_accels - self.chip.num_accels) * lay.accel_dim)
+        self._type_units = [n / self.num_accels for n in view.type_units]
+        self._global_pad = [0.0] * int(lay.hints)
         self._no_hints: list[list[float]] = [[]] * self.top_k  # the other rules have no flags
         cd, k = self.candidate_dim, self.top_k
         self._candidate_pad = [[0.0] * ((k - n) * cd) for n in range(k + 1)]
-        if self.layout.hints:
-            self._waits_index = self.layout.index("planaria_waits")
-            units = range(self.num_accels)
-            self._unit_flag_index = [self.layout.index("planaria_unit", unit=a) for a in units]
+        if lay.hints:
+            self._waits_index = lay.index("planaria_waits")
+            units = range(self.chip.num_accels)
+            self._unit_flag_index = [lay.index("planaria_unit", unit=a) for a in units]
         depth = self.rank_depth
         self._rank_weights = [(depth - j) / depth for j in range(depth)]
         self._lo = np.full(self.obs_dim, -CLIP, dtype=np.float32)
         self._hi = np.full(self.obs_dim, CLIP, dtype=np.float32)
         self._pack = struct.Struct(f"{self.obs_dim}f").pack_into  # native: a plain C cast
-
-    def _static_row(self, chip: Chip, m: int, layer: int) -> list[float]:
-        """Per type: remaining work, remaining mean bandwidth demand, next-layer latency,
-        energy and bandwidth demand, each made dimensionless."""
-        iso, bw = chip.isolated_latency_s[m], chip.bandwidth_bytes_per_s
-        layer_s, layer_j = iso / chip.num_layers[m], self._mean_layer_j[m]
-        row = []
-        for t in range(self.num_types):
-            rem_c = sum(chip.compute_s[m][t][layer:])
-            rem_b = sum(chip.dram_bytes[m][t][layer:])
-            row += [
-                chip.remaining_latency_s[m][t][layer] / iso,
-                rem_b / rem_c / bw if rem_c > 0 else 0.0,
-                chip.latency_s[m][t][layer] / layer_s,
-                chip.energy_j[m][t][layer] / layer_j,
-                chip.demand_bytes_per_s[m][t][layer] / bw,
-            ]
-        return row
 
     def select_candidates(self, sim: Simulator) -> list[Request]:
         """Up to ``top_k`` ready requests offered to the policy.
@@ -244,10 +217,13 @@ class FeatureEncoder:
         self.prior[a] = 1.0
 
     def _candidate_values(self, sim: Simulator, cands: list[Request]) -> list[float]:
-        """Candidate rows (dynamic values, static per-layer row, heuristic flags), zero-padded."""
-        chip, now, scale = self.chip, sim.now_s, self.priority_scale
-        iso, best, static = chip.isolated_latency_s, chip.remaining_best_s, self._static_rows
+        """Candidate rows (dynamic values, static per-type row, per-type slack, heuristic
+        flags), zero-padded."""
+        view, now, scale = self.view, sim.now_s, self.priority_scale
+        chip = self.chip
+        iso, best, static = chip.isolated_latency_s, chip.remaining_best_s, view.static_rows
         hints = self._hint_rows if self.orderings is not None else self._no_hints
+        type_slack = view.type_slack
         flat: list[float] = []
         for r, flags in zip(cands, hints, strict=False):  # a row per candidate (or more)
             m, layer = r.model, r.next_layer
@@ -259,36 +235,62 @@ class FeatureEncoder:
                 r.priority / scale,
             )
             flat += static[m][layer]
+            flat += type_slack(m, layer, r.deadline_s, now)
             flat += flags
         flat += self._candidate_pad[len(cands)]
         return flat
 
     def _accel_values(self, sim: Simulator) -> list[float]:
-        """Per unit: type one-hot, busy flag, remaining time, granted and demanded bandwidth (the
-        same expressions as the engine's per-unit views, with the rates read once)."""
-        bw, ts, pad = self.chip.bandwidth_bytes_per_s, self.time_scale_s, self._accel_pad
+        """Per unit: present, type one-hot, busy flag, remaining time, granted and demanded
+        bandwidth, the running request's slack (the same expressions as the engine's per-unit
+        views, with the rates read once), then padding slots."""
+        chip, ts, pad = self.chip, self.time_scale_s, self._accel_pad
+        bw, iso, best = chip.bandwidth_bytes_per_s, chip.isolated_latency_s, chip.remaining_best_s
         rate, rem, demand = sim.rates(), sim.remaining_work_s, sim.demand_bytes_per_s
+        now = sim.now_s
         flat: list[float] = []
         for a, req in enumerate(sim.accel_request):
             if req is None:
                 flat += self._idle_rows[a]
                 continue
-            flat += self._onehot_rows[a]
-            flat += (1.0, rem[a] / rate[a] / ts, rate[a] * demand[a] / bw, demand[a] / bw)
+            m = req.model
+            slack = (req.deadline_s - now - best[m][req.next_layer]) / iso[m]
+            flat += self._head_rows[a]
+            flat += (1.0, rem[a] / rate[a] / ts, rate[a] * demand[a] / bw, demand[a] / bw, slack)
             flat += pad
+        flat += self._slot_pad
         return flat
 
     def _global_values(self, sim: Simulator) -> list[float]:
-        """DRAM load, queue length, free fraction, arrival progress, episode time (+ flag)."""
+        """DRAM load, queue length, free fraction, arrival progress, episode time, per known
+        type the unit share and the time until one is free (+ flag)."""
         total = max(len(sim.specs), 1)
         return [
             sim.dram_demand_bytes_per_s / self.chip.bandwidth_bytes_per_s,
             len(sim.ready) / self.top_k,
-            len(sim.free_accels) / self.num_accels,
+            len(sim.free_accels) / self.chip.num_accels,
             1.0 - sim.arrivals_left / total,
             sim.now_s / (sim.specs[-1].arrival_s + self.time_scale_s) if sim.specs else 0.0,
+            *self._type_units,
+            *self._type_free_in(sim),
             *self._global_pad,
         ]
+
+    def _type_free_in(self, sim: Simulator) -> list[float]:
+        """Per known type: 0 if a unit of it is free, else the time until the first one frees
+        (``CLIP`` if the chip has none), in mean isolated latencies."""
+        unit_type, ts = self.view.unit_type, self.time_scale_s
+        out = [CLIP] * self.num_types
+        for a in sim.free_accels:
+            out[unit_type[a]] = 0.0
+        if len(sim.free_accels) < self.chip.num_accels:
+            rate, rem = sim.rates(), sim.remaining_work_s
+            for a in sim.busy:
+                k = unit_type[a]
+                left = rem[a] / rate[a] / ts
+                if left < out[k]:
+                    out[k] = left
+        return out
 
     def decode(self, action: int) -> tuple[Request, int] | None:
         """``(request, accel)`` for a dispatch action, ``None`` for wait (no validity check)."""

@@ -4,14 +4,23 @@ Why: the flat observation used to be defined by the order in which the encoder c
 values, with offsets recomputed by hand in the encoder, the torch pair head and its numpy twin.
 A reordering in one place would have silently fed a policy the wrong features. Now the encoder
 writes, the pair heads slice and ``docs/rl.md`` documents from this one declaration
-(``tests/env/test_layout.py`` checks every named field against an independent computation).
+(``tests/env/test_obs_layout.py`` checks every named field against an independent computation).
+
+Sub-accelerators form a *set* (env v2): a unit row carries its type as a one-hot over the
+policy's known accelerator types (not the chip's), rows beyond the chip's units are padding with
+``present = 0``, and every per-type value exists for every known type. So one layout serves any
+chip whose units are of known types, up to ``num_accels`` units; the pair head scores each
+(candidate, unit) pair with shared weights and never depends on the number of units.
 
 The flat vector is ``K`` candidate rows, then ``N`` unit rows, then the globals:
 
-* candidate row: :data:`CANDIDATE_FIELDS`, then :data:`TYPE_FIELDS` for each accelerator type
-  (type-major), then with the ``heuristic`` rule the :data:`HINT_FIELDS`;
-* unit row: a one-hot of its type, :data:`UNIT_FIELDS`, then (``heuristic``) ``planaria_unit``;
-* globals: :data:`GLOBAL_FIELDS`, then (``heuristic``) ``planaria_waits``.
+* candidate row: :data:`CANDIDATE_FIELDS`, then :data:`TYPE_FIELDS` for each known type
+  (type-major), then :data:`TYPE_SLACK` for each known type, then (``heuristic`` rule) the
+  :data:`HINT_FIELDS`;
+* unit row: ``present``, a one-hot of its type, :data:`UNIT_FIELDS`, then (``heuristic``)
+  ``planaria_unit``;
+* globals: :data:`GLOBAL_FIELDS`, then :data:`GLOBAL_TYPE_FIELDS` for each known type, then
+  (``heuristic``) ``planaria_waits``.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ from functools import cached_property
 from typing import Any
 
 from relmas.env.candidates import ORDERINGS
+
+CLIP = 10.0  # every value is clipped to [-CLIP, CLIP]; it also marks "never" (type_slack)
 
 # name -> what it holds (the text of docs/rl.md's table)
 CANDIDATE_FIELDS = {
@@ -36,6 +47,11 @@ TYPE_FIELDS = {
     "layer_energy": "next layer's dynamic energy on this type / mean layer energy",
     "layer_demand": "next layer's DRAM demand on this type / bandwidth",
 }
+TYPE_SLACK = {
+    "type_slack": "(deadline - now - next layer on this type - best-case rest) / isolated "
+    "latency: >= 0 if the request still meets its deadline when its next layer runs on this "
+    "type now (-10 where the chip has no unit of the type)",
+}
 HINT_FIELDS = {
     "planaria_choice": "1 if this is Planaria's next dispatch",
     **{
@@ -48,6 +64,12 @@ UNIT_FIELDS = {
     "busy_remaining": "time until the running layer ends at current shares / mean isolated latency",
     "granted_bandwidth": "DRAM bandwidth granted now / bandwidth",
     "demanded_bandwidth": "DRAM bandwidth the running layer demands / bandwidth",
+    "running_slack": "slack of the request running here (0 when idle): how urgently it will "
+    "want a unit when this layer ends",
+}
+UNIT_HEAD = {
+    "present": "1 for a unit of the chip, 0 for a padding slot",
+    "type[t]": "one-hot of the unit's type among the known types",
 }
 UNIT_HINT = {"planaria_unit": "1 on the unit Planaria's next dispatch takes"}
 GLOBAL_FIELDS = {
@@ -57,15 +79,31 @@ GLOBAL_FIELDS = {
     "arrival_progress": "arrived requests / requests",
     "episode_time": "now / (last arrival + mean isolated latency)",
 }
+GLOBAL_TYPE_FIELDS = {
+    "type_units": "units of this type / unit slots",
+    "type_free_in": "time until the first unit of this type is free / mean isolated latency "
+    "(0 if one is free, 10 if the chip has none)",
+}
 GLOBAL_HINT = {"planaria_waits": "1 if Planaria would wait"}
+# The ``future`` key (the critic's only, never the actor's: an online scheduler cannot see it).
+FUTURE_WINDOWS = (0.5, 1.0, 2.0, 4.0)  # in mean isolated latencies
+FUTURE_FIELDS = {
+    **{
+        f"load_next_{w:g}": f"isolated work of the requests arriving in the next {w:g} mean "
+        "isolated latencies / (units x that time)"
+        for w in FUTURE_WINDOWS
+    },
+    "arrivals_left": "requests still to arrive / requests",
+}
 
 
 @dataclass(frozen=True)
 class ObsLayout:
-    """Where every named value sits in the flat observation of one chip and candidate rule.
+    """Where every named value sits in the flat observation of one candidate rule, type list and
+    number of unit slots.
 
-    Serialised as :meth:`to_dict` (into ``policy.json``), so a policy rebuilds the layout it was
-    trained on without knowing the env's code.
+    Serialised as :meth:`to_dict` (into ``policy.json``): a policy rebuilds the layout it was
+    trained on, or (pair head) the same layout with as many unit slots as the chip it runs on.
     """
 
     top_k: int
@@ -76,19 +114,22 @@ class ObsLayout:
     @cached_property
     def candidate_fields(self) -> tuple[str, ...]:
         """Names of a candidate row's values, in order (per-type ones as ``name[t]``)."""
-        per_type = tuple(f"{f}[{t}]" for t in range(self.num_types) for f in TYPE_FIELDS)
-        return (*CANDIDATE_FIELDS, *per_type, *(HINT_FIELDS if self.hints else ()))
+        types = range(self.num_types)
+        per_type = tuple(f"{f}[{t}]" for t in types for f in TYPE_FIELDS)
+        slack = tuple(f"{f}[{t}]" for t in types for f in TYPE_SLACK)
+        return (*CANDIDATE_FIELDS, *per_type, *slack, *(HINT_FIELDS if self.hints else ()))
 
     @cached_property
     def unit_fields(self) -> tuple[str, ...]:
         """Names of a unit row's values, in order."""
         onehot = tuple(f"type[{t}]" for t in range(self.num_types))
-        return (*onehot, *UNIT_FIELDS, *(UNIT_HINT if self.hints else ()))
+        return ("present", *onehot, *UNIT_FIELDS, *(UNIT_HINT if self.hints else ()))
 
     @cached_property
     def global_fields(self) -> tuple[str, ...]:
         """Names of the global values, in order."""
-        return (*GLOBAL_FIELDS, *(GLOBAL_HINT if self.hints else ()))
+        per_type = tuple(f"{f}[{t}]" for f in GLOBAL_TYPE_FIELDS for t in range(self.num_types))
+        return (*GLOBAL_FIELDS, *per_type, *(GLOBAL_HINT if self.hints else ()))
 
     @property
     def candidate_dim(self) -> int:
@@ -127,14 +168,20 @@ class ObsLayout:
 
     @property
     def type_features(self) -> slice:
-        """Within a candidate row: the per-type block, ``[num_types, len(TYPE_FIELDS)]`` flat."""
+        """Within a candidate row: the static per-type block, ``[num_types, len(TYPE_FIELDS)]``."""
         start = len(CANDIDATE_FIELDS)
         return slice(start, start + self.num_types * len(TYPE_FIELDS))
 
     @property
+    def type_slack(self) -> slice:
+        """Within a candidate row: the per-type slack block, ``[num_types]``."""
+        start = self.type_features.stop
+        return slice(start, start + self.num_types)
+
+    @property
     def unit_type(self) -> slice:
         """Within a unit row: the type one-hot."""
-        return slice(0, self.num_types)
+        return slice(1, 1 + self.num_types)
 
     def index(self, field: str, *, candidate: int | None = None, unit: int | None = None) -> int:
         """Flat index of a named value of candidate ``i``, unit ``a`` or the globals."""
@@ -154,18 +201,24 @@ class ObsLayout:
         return cls(int(data["top_k"]), int(data["num_accels"]), int(data["num_types"]),
                    bool(data["hints"]))  # fmt: skip
 
+    def with_units(self, num_accels: int) -> ObsLayout:
+        """The same layout with another number of unit slots (a pair head runs on any)."""
+        return ObsLayout(self.top_k, num_accels, self.num_types, self.hints)
+
 
 def markdown_table() -> str:
     """The layout as the Markdown table in ``docs/rl.md`` (a test keeps the two identical)."""
     rows = ["| block | field | value |", "|---|---|---|"]
     blocks = (
         ("candidate (x top_k)", CANDIDATE_FIELDS),
-        ("candidate, per type", TYPE_FIELDS),
+        ("candidate, per known type", {**TYPE_FIELDS, **TYPE_SLACK}),
         ("candidate, heuristic rule", HINT_FIELDS),
-        ("unit (x units)", {"type[t]": "one-hot of the unit's type", **UNIT_FIELDS}),
+        ("unit (x unit slots)", UNIT_HEAD | UNIT_FIELDS),
         ("unit, heuristic rule", UNIT_HINT),
         ("global", GLOBAL_FIELDS),
+        ("global, per known type", GLOBAL_TYPE_FIELDS),
         ("global, heuristic rule", GLOBAL_HINT),
+        ("future (critic only, separate key)", FUTURE_FIELDS),
     )
     for block, fields in blocks:
         rows += [f"| {block} | `{name}` | {text} |" for name, text in fields.items()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -11,8 +11,9 @@ from gymnasium import spaces
 
 from relmas.env.config import EnvConfig
 from relmas.env.features import CLIP, ENV_ID, ENV_VERSION, FeatureEncoder
-from relmas.env.rewards import OutcomeTracker, StepEvents, make_reward
-from relmas.env.sources import make_source
+from relmas.env.future import FUTURE_DIM, FutureLoad
+from relmas.env.rewards import OutcomeTracker, ShapedReward, StepEvents, make_reward
+from relmas.env.sources import EpisodeSource, make_source
 from relmas.errors import UserError
 from relmas.sim.engine import Simulator
 from relmas.sim.metrics import compute_metrics
@@ -32,6 +33,14 @@ KPI_KEYS = (
     "requests",
     "completed",
 )
+
+
+class _Kit(NamedTuple):
+    """What one (scenario, hardware) pair of the config needs."""
+
+    source: EpisodeSource
+    encoder: FeatureEncoder
+    reward_fn: ShapedReward
 
 
 class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
@@ -89,46 +98,70 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         cfg = EnvConfig.from_mapping(config)  # the one gate: gym.make, RLlib, Tune, the CLI
         self.config = cfg
-        self.source = make_source(cfg)
         self.seeds = list(cfg.seeds)
         self.strict = cfg.strict
-        self.encoder = FeatureEncoder(
-            self.source.chip,
-            cfg.top_k,
-            candidates=cfg.candidates,
-            planaria_params=cfg.planaria_params,
-        )
+        self.pairs = cfg.pairs()
+        sources = {pair: make_source(cfg.single(*pair)) for pair in self.pairs}
+        chips = [src.chip for src in sources.values()]
+        types = cfg.types or list(dict.fromkeys(t for c in chips for t in c.type_names))
+        slots = cfg.max_units or max(c.num_accels for c in chips)
+        self._kits = {pair: self._kit(src, types, slots) for pair, src in sources.items()}
+        self.pair = self.pairs[0]
+        self.source, self.encoder, self.reward_fn = self._kits[self.pair]
         enc = self.encoder
-        self.reward_fn = make_reward(
-            cfg.reward, enc.time_scale_s, float(np.mean(enc._mean_layer_j))
-        )
         self.action_space = spaces.Discrete(enc.num_actions)
         self.observation_space = spaces.Dict(
             {
                 "observations": spaces.Box(-CLIP, CLIP, (enc.obs_dim,), np.float32),
                 "action_mask": spaces.Box(0.0, 1.0, (enc.num_actions,), np.float32),
                 "action_prior": spaces.Box(0.0, 1.0, (enc.num_actions,), np.float32),
+                "future": spaces.Box(0.0, CLIP, (FUTURE_DIM,), np.float32),
             }
         )
         self.sim: Simulator | None = None
         self.episode_seed = -1
 
+    def _kit(self, source: EpisodeSource, types: list[str], slots: int) -> _Kit:
+        """The source, encoder and reward of one (scenario, hardware) pair (one layout for all:
+        the same known types and unit slots)."""
+        cfg = self.config
+        enc = FeatureEncoder(
+            source.chip,
+            cfg.top_k,
+            candidates=cfg.candidates,
+            planaria_params=cfg.planaria_params,
+            types=types,
+            max_units=slots,
+        )
+        reward = make_reward(cfg.reward, enc.time_scale_s, float(np.mean(enc._mean_layer_j)))
+        return _Kit(source, enc, reward)
+
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Start the episode of one trace seed: ``options["episode_seed"]`` or a seeded pick."""
+        """Start one episode: the trace seed ``options["episode_seed"]`` (else a seeded pick)
+        on the pair ``options["pair"]`` (else a seeded pick among the config's pairs)."""
         super().reset(seed=seed)
-        if options and "episode_seed" in options:
+        options = options or {}
+        if "episode_seed" in options:
             self.episode_seed = int(options["episode_seed"])
         else:
             self.episode_seed = self.seeds[int(self.np_random.integers(len(self.seeds)))]
+        if "pair" in options:
+            scenario, hardware = options["pair"]
+            self.pair = (str(scenario), str(hardware))
+        elif len(self.pairs) > 1:
+            self.pair = self.pairs[int(self.np_random.integers(len(self.pairs)))]
+        self.source, self.encoder, self.reward_fn = self._kits[self.pair]
         self.sim = self.source.make_simulator(self.episode_seed)
+        self.future = FutureLoad(self.sim, self.encoder.time_scale_s)
         self.outcomes = OutcomeTracker(early=self.reward_fn.coef.early_miss)
         self.steps = 0
         self.episode_return = 0.0
         if not self.sim.advance():  # an empty trace: nothing to decide
             raise UserError("scenario", "the episode has no decision point", "add requests")
-        return self._observe(), {"episode_seed": self.episode_seed}
+        info = {"episode_seed": self.episode_seed, "scenario": self.pair[0]}
+        return self._observe(), {**info, "hardware": self.pair[1]}
 
     def _observe(self) -> dict[str, np.ndarray]:
         assert self.sim is not None
@@ -136,11 +169,13 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
         return self._obs_dict()
 
     def _obs_dict(self) -> dict[str, np.ndarray]:
-        enc = self.encoder
+        enc, sim = self.encoder, self.sim
+        assert sim is not None
         return {
             "observations": enc.obs.copy(),
             "action_mask": enc.mask.copy(),
             "action_prior": enc.prior.copy(),
+            "future": self.future.values(sim),
         }
 
     def step(self, action: int) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:

@@ -74,7 +74,7 @@ class ToySource:
 
     def __init__(self, config: EnvConfig | Mapping[str, Any]) -> None:
         config = EnvConfig.from_mapping(config)
-        accel_types = parse_hardware(config.hardware)
+        accel_types = parse_hardware(str(config.hardware))
         compute, dram = _toy_tables(np.random.default_rng(0))
         energy = {m: {t: v * 1e3 for t, v in per.items()} for m, per in compute.items()}
         bandwidth = config.toy_bandwidth_bytes_per_s * len(accel_types) / 4
@@ -126,7 +126,7 @@ class ExperimentSource:
 
         config = EnvConfig.from_mapping(config)
         self._experiment = experiment
-        setup = experiment.load_setup(config.scenario, config.hardware)
+        setup = experiment.load_setup(str(config.scenario), str(config.hardware))
         if config.num_requests:  # shorter training episodes over the same arrival process
             scen = setup.scenario.model_copy(update={"num_requests": config.num_requests})
             setup = dataclasses.replace(setup, scenario=scen)
@@ -145,6 +145,8 @@ class ExperimentSource:
 
 
 def make_source(config: EnvConfig | Mapping[str, Any] | None) -> EpisodeSource:
-    """The source named by the config's ``scenario`` (``"toy"`` or a scenario preset)."""
+    """The source named by the config's ``scenario`` (``"toy"`` or a scenario preset); for a
+    config with several (scenario, hardware) pairs, the first pair's."""
     cfg = EnvConfig.from_mapping(config)
+    cfg = cfg.single(*cfg.pairs()[0])
     return ToySource(cfg) if cfg.scenario == "toy" else ExperimentSource(cfg)

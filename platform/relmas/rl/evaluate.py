@@ -64,9 +64,15 @@ def _best(heuristics: dict[str, dict[str, float]]) -> str:
 
 
 def evaluate(
-    policy_dir: Path, scenario: str, hardware: str, seeds: Sequence[int]
+    policy_dir: Path,
+    scenario: str,
+    hardware: str,
+    seeds: Sequence[int],
+    also: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Policy metrics, every heuristic's metrics, the best heuristic and the ratios."""
+    """Policy metrics, every heuristic's metrics, the best heuristic and the ratios; ``also``
+    names more schedulers (e.g. the ``rollout`` teacher, a heuristic variant) reported as
+    their own rows with the policy's paired difference to each, never counted as peers."""
     policy = load_policy_scheduler(policy_dir)
     period_s = policy.recipe.decision_period_s  # a periodic policy is judged periodically
     source = make_source(
@@ -86,6 +92,13 @@ def evaluate(
         except Exception as exc:  # a broken peer heuristic must not hide the policy's result
             report["errors"][name] = f"{type(exc).__name__}: {exc}"
     _add_prior(report, policy.recipe, source, seeds)
+    report["also"] = {}
+    for ref in also:
+        row = run_scheduler(source, make_scheduler(ref), seeds)
+        row["policy_minus"] = paired_delta(
+            report["policy"]["sla_rate_per_seed"], row["sla_rate_per_seed"]
+        )
+        report["also"][ref] = row
     if report["heuristics"]:
         best = _best(report["heuristics"])
         ref = report["heuristics"][best]
@@ -129,6 +142,7 @@ def format_table(report: dict[str, Any]) -> str:
     rows += sorted(report["heuristics"].items(), key=lambda kv: -kv[1]["sla_rate"])
     if "prior" in report:
         rows.append((f"{report['prior']['name']} (prior)", report["prior"]))
+    rows += [(f"{ref} (also)", m) for ref, m in report.get("also", {}).items()]
     for name, m in rows:
         lines.append(
             f"{name:<16}{m['sla_rate']:>10.4f}{m['energy_per_inference_j']:>14.4g}"
@@ -140,6 +154,12 @@ def format_table(report: dict[str, Any]) -> str:
             f"policy / best heuristic ({report['best_heuristic']}): SLA x"
             f"{r['sla_rate']:.3f}, energy x{r['energy_per_inference_j']:.3f}; per-seed SLA "
             f"difference {d['mean']:+.4f} +- {d['stderr']:.4f} (stderr), "
+            f"{d['wins']} wins / {d['losses']} losses / {d['ties']} ties"
+        )
+    for ref, m in report.get("also", {}).items():
+        d = m["policy_minus"]
+        lines.append(
+            f"policy - {ref}: {d['mean']:+.4f} +- {d['stderr']:.4f} (stderr), "
             f"{d['wins']} wins / {d['losses']} losses / {d['ties']} ties"
         )
     lines += [f"error in {n}: {msg}" for n, msg in report["errors"].items()]

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from relmas.env.layout import ObsLayout
 from relmas.errors import UserError
 from relmas.files import dumps, write_atomic
 from relmas.rl.pair_numpy import NumpyPairHead
@@ -25,9 +26,10 @@ from relmas.rl.pair_numpy import NumpyPairHead
 POLICY_NPZ = "policy.npz"
 POLICY_JSON = "policy.json"
 # 3 added the optional pair head; 4 records the training recipe and the observation layout
-# (relmas.rl.recipe, relmas.env.layout) instead of copies of their values.
-FORMAT_VERSION = 4
-READABLE_FORMATS = (4,)
+# (relmas.rl.recipe, relmas.env.layout) instead of copies of their values; 5: the pair head's
+# wait logit is an MLP over pooled pair features (wait_* arrays).
+FORMAT_VERSION = 5
+READABLE_FORMATS = (5,)
 _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tanh": np.tanh,
     "relu": lambda x: np.maximum(x, 0.0),
@@ -78,16 +80,13 @@ def _actor_parts(module: Any) -> tuple[list[Layer], dict[str, np.ndarray], list[
     return pre, lstm, _mlp_layers(module.pi.net.mlp)
 
 
-def _pair_parts(module: Any) -> tuple[list[Layer], dict[str, np.ndarray]]:
-    """The pair head's scorer MLP and wait weights (empty without a pair head)."""
+def _pair_parts(module: Any) -> tuple[list[Layer], list[Layer]]:
+    """The pair head's scorer chain (hidden layers, then the output layer) and its wait MLP
+    (both empty without a pair head)."""
     head = getattr(module, "pair_head", None)
     if head is None:
-        return [], {}
-    wait = {
-        "wait_w": head.wait.weight.detach().cpu().numpy().astype(np.float32),
-        "wait_b": head.wait.bias.detach().cpu().numpy().astype(np.float32),
-    }
-    return _mlp_layers(head.net), wait
+        return [], []
+    return _mlp_layers([*head.hidden, head.out]), _mlp_layers([*head.wait[0], head.wait[1]])
 
 
 def export_module(module: Any, out_dir: Path, meta: Mapping[str, Any]) -> Path:
@@ -95,8 +94,8 @@ def export_module(module: Any, out_dir: Path, meta: Mapping[str, Any]) -> Path:
     pre, lstm, post = _actor_parts(module)
     pair, wait = _pair_parts(module)
     out_dir.mkdir(parents=True, exist_ok=True)
-    arrays = {f"lstm_{k}": v for k, v in lstm.items()} | wait
-    for prefix, layers in (("pre", pre), ("post", post), ("pair", pair)):
+    arrays = {f"lstm_{k}": v for k, v in lstm.items()}
+    for prefix, layers in (("pre", pre), ("post", post), ("pair", pair), ("wait", wait)):
         for i, (w, b, _) in enumerate(layers):
             arrays[f"{prefix}_w{i}"], arrays[f"{prefix}_b{i}"] = w, b
     np.savez(out_dir / POLICY_NPZ, **arrays)
@@ -107,6 +106,7 @@ def export_module(module: Any, out_dir: Path, meta: Mapping[str, Any]) -> Path:
         pre_activations=[a for _, _, a in pre],
         post_activations=[a for _, _, a in post],
         pair_activations=[a for _, _, a in pair],
+        wait_activations=[a for _, _, a in wait],
     )
     write_atomic(out_dir / POLICY_JSON, dumps(doc, sort_keys=True) + "\n")
     return out_dir / POLICY_NPZ
@@ -147,10 +147,11 @@ class NumpyPolicy:
         self.h = np.zeros(size, np.float32)
         self.c = np.zeros(size, np.float32)
 
-    def logits(self, obs: np.ndarray) -> np.ndarray:
-        """Unmasked action logits of one observation (advances the LSTM state)."""
+    def logits(self, obs: np.ndarray, layout: ObsLayout | None = None) -> np.ndarray:
+        """Unmasked action logits of one observation (advances the LSTM state); a pair head
+        reads ``obs`` by ``layout`` (any number of unit slots)."""
         if self.pair is not None:  # the pair head replaces the actor MLP (see rl/module.py)
-            return self.pair(obs)
+            return self.pair(obs, layout)
         x = obs
         for wt, b, act in self.pre:
             x = act(x @ wt + b)
@@ -164,10 +165,15 @@ class NumpyPolicy:
         return x
 
     def act(
-        self, obs: np.ndarray, mask: np.ndarray, prior: np.ndarray | None = None, w: float = 0.0
+        self,
+        obs: np.ndarray,
+        mask: np.ndarray,
+        prior: np.ndarray | None = None,
+        w: float = 0.0,
+        layout: ObsLayout | None = None,
     ) -> int:
         """Argmax over the valid actions of the logits plus ``w * prior`` (the module's prior)."""
-        logits = self.logits(obs)
+        logits = self.logits(obs, layout)
         if w and prior is not None:
             logits = logits + w * prior
         return int(np.argmax(np.where(mask > 0.5, logits, -np.inf)))
@@ -202,9 +208,12 @@ def load_numpy_policy(policy_dir: Path) -> NumpyPolicy:
         lstm = {k[5:]: data[k] for k in data.files if k.startswith("lstm_")}
         pair = None
         if meta.get("pair_activations"):
-            layers = [
-                (data[f"pair_w{i}"], data[f"pair_b{i}"], _ACTIVATIONS[a])
-                for i, a in enumerate(meta["pair_activations"])
+            chains = [
+                [
+                    (data[f"{name}_w{i}"], data[f"{name}_b{i}"], _ACTIVATIONS[a])
+                    for i, a in enumerate(meta[f"{name}_activations"])
+                ]
+                for name in ("pair", "wait")
             ]
-            pair = NumpyPairHead(meta["layout"], layers, (data["wait_w"], data["wait_b"]))
+            pair = NumpyPairHead(*chains, ObsLayout.from_dict(meta["layout"]))
     return NumpyPolicy(pre, post, lstm, pair)

@@ -26,8 +26,18 @@ import torch
 from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
 from ray.rllib.core.columns import Columns
 from ray.rllib.utils.torch_utils import FLOAT_MIN
+from torch import nn
 
 from relmas.rl.pair_head import PairHead
+
+
+def critic_mlp(width: int, hidden: list[int]) -> nn.Sequential:
+    """A tanh MLP to one value (the pair-head policy's critic)."""
+    layers: list[nn.Module] = []
+    for size in hidden:
+        layers += [nn.Linear(width, int(size)), nn.Tanh()]
+        width = int(size)
+    return nn.Sequential(*layers, nn.Linear(width, 1))
 
 
 class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
@@ -46,7 +56,13 @@ class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
         self.prior_weight = float(weight)
 
     def setup(self) -> None:
-        """Build the heads on the inner box, then expose the full Dict space to connectors."""
+        """Build the heads on the inner box, then expose the full Dict space to connectors.
+
+        One torch thread per process: the batches here are small (tens of observations), and
+        with EnvRunners and the learner sharing a few cores, torch's default thread pool made a
+        sampling forward pass 2.5x slower (measured: 439 vs 1132 sampled steps/s, 8 envs).
+        """
+        torch.set_num_threads(1)
         super().setup()
         self.observation_space = self._obs_space_with_mask
         cfg = self.model_config if isinstance(self.model_config, dict) else {}
@@ -56,6 +72,14 @@ class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
                 raise ValueError("pair_head does not combine with use_lstm")
             spec = cfg["pair_head"]
             self.pair_head = PairHead(spec["layout"], spec.get("hidden", [64]))
+        self.critic: nn.Module | None = None
+        self.critic_future = bool(cfg.get("critic_future", True))
+        if self.pair_head is not None:
+            spaces = self._obs_space_with_mask.spaces
+            width = spaces["observations"].shape[0]
+            if self.critic_future and "future" in spaces:
+                width += spaces["future"].shape[0]
+            self.critic = critic_mlp(width, cfg.get("fcnet_hiddens", [128, 128]))
 
     def _split(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
         """(logit offset: log-mask plus the weighted prior, batch with the inner observations).
@@ -73,27 +97,44 @@ class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
     def _mask(
         self, out: dict[str, Any], offset: torch.Tensor, inner: dict[str, Any]
     ) -> dict[str, Any]:
-        """Add the offset to the pi head's logits, or to the pair head's when there is one."""
-        logits = out[Columns.ACTION_DIST_INPUTS]
-        if self.pair_head is not None:
-            logits = self.pair_head(inner[Columns.OBS])
-        out[Columns.ACTION_DIST_INPUTS] = logits + offset
+        """Add the offset to the pi head's logits."""
+        out[Columns.ACTION_DIST_INPUTS] = out[Columns.ACTION_DIST_INPUTS] + offset
         return out
 
+    def _pair(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The pair head's masked logits alone: the default actor encoder and pi head are not
+        run at all (about half of a forward pass saved at every sampled step)."""
+        offset, inner = self._split(batch)
+        assert self.pair_head is not None
+        return {Columns.ACTION_DIST_INPUTS: self.pair_head(inner[Columns.OBS]) + offset}
+
     def _forward_inference(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if self.pair_head is not None:
+            return self._pair(batch)
         mask, inner = self._split(batch)
         return self._mask(super()._forward_inference(inner, **kwargs), mask, inner)
 
     def _forward_exploration(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if self.pair_head is not None:
+            return self._pair(batch)
         mask, inner = self._split(batch)
         return self._mask(super()._forward_exploration(inner, **kwargs), mask, inner)
 
     def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if self.pair_head is not None:
+            return self._pair(batch)  # values come from compute_values (no shared embedding)
         mask, inner = self._split(batch)
         return self._mask(super()._forward_train(inner, **kwargs), mask, inner)
 
     def compute_values(self, batch: dict[str, Any], embeddings: Any | None = None) -> torch.Tensor:
-        """Value estimates; strips the mask first unless embeddings are given."""
-        if embeddings is None and isinstance(batch[Columns.OBS], dict):
+        """Value estimates. With a pair head, the critic is its own MLP over the observation and
+        the upcoming arrivals (``future``), an input-dependent baseline; else RLlib's."""
+        obs = batch[Columns.OBS]
+        if self.critic is not None and isinstance(obs, dict):
+            x = obs["observations"]
+            if self.critic_future and "future" in obs:
+                x = torch.cat([x, obs["future"]], dim=-1)
+            return self.critic(x).squeeze(-1)
+        if embeddings is None and isinstance(obs, dict):
             _, batch = self._split(batch)
         return super().compute_values(batch, embeddings)

@@ -44,16 +44,18 @@ class PolicyScheduler(Scheduler):
         self.prior_weight = self.recipe.prior_weight
 
     def _check_chip(self, encoder: FeatureEncoder) -> None:
-        """The chip must give the observation shape and actions the policy was trained on."""
+        """A flat policy needs the observation shape it was trained on; a pair head any chip
+        whose unit types it knows (the encoder refuses other types)."""
+        if self.policy.pair is not None or encoder.obs_dim == self.meta["obs_dim"]:
+            return
         accel_types = [encoder.chip.type_names[t] for t in encoder.chip.accel_type]
-        if accel_types != self.meta["accel_types"] or encoder.obs_dim != self.meta["obs_dim"]:
-            raise UserError(
-                "hardware",
-                f"policy {self.source} was trained on {self.recipe.hardware} "
-                f"({self.meta['accel_types']}, obs_dim {self.meta['obs_dim']}), not on "
-                f"{accel_types} (obs_dim {encoder.obs_dim})",
-                "evaluate on the training hardware or train a policy for this one",
-            )
+        raise UserError(
+            "hardware",
+            f"policy {self.source} was trained on {self.recipe.hardware} "
+            f"({self.meta['accel_types']}, obs_dim {self.meta['obs_dim']}), not on "
+            f"{accel_types} (obs_dim {encoder.obs_dim})",
+            "evaluate on the training hardware or train a policy for this one",
+        )
 
     def reset(self, sim: Simulator, rng: np.random.Generator) -> None:
         """Build the feature encoder for this run's chip (checked against the policy)."""
@@ -62,9 +64,16 @@ class PolicyScheduler(Scheduler):
         self._build(sim)
 
     def _build(self, sim: Simulator) -> FeatureEncoder:
-        r = self.recipe
+        r, layout = self.recipe, self.meta["layout"]
+        slots = None if self.policy.pair is not None else int(layout["num_accels"])
         enc = FeatureEncoder(
-            sim.chip, r.top_k, float(self.meta["priority_scale"]), r.candidates, r.planaria_params
+            sim.chip,
+            r.top_k,
+            float(self.meta["priority_scale"]),
+            r.candidates,
+            r.planaria_params,
+            types=self.meta["types"],
+            max_units=slots if slots is not None and slots >= sim.chip.num_accels else None,
         )
         self._check_chip(enc)
         self.encoder = enc
@@ -77,7 +86,7 @@ class PolicyScheduler(Scheduler):
             self.policy.reset_state()
             enc = self._build(sim)
         enc.encode(sim)
-        action = self.policy.act(enc.obs, enc.mask, enc.prior, self.prior_weight)
+        action = self.policy.act(enc.obs, enc.mask, enc.prior, self.prior_weight, enc.layout)
         choice = enc.decode(action)
         if choice is None:
             return []
@@ -111,6 +120,7 @@ _META_TYPES: dict[str, type | tuple[type, ...]] = {
     "obs_dim": int,
     "priority_scale": (int, float),
     "accel_types": list,
+    "types": list,
     "layout": dict,
     "recipe": dict,
     "pre_activations": list,

@@ -46,6 +46,50 @@ class FaultTolerance(BaseModel):
     delay_between_env_runner_restarts_s: float = Field(5.0, ge=0)
 
 
+class Imitation(BaseModel):
+    """Imitation of a teacher scheduler with DAgger before (or instead of) PPO.
+
+    Round 0 acts as the teacher; later rounds act as the current student with probability
+    ``1 - beta`` (the teacher otherwise), and every visited state is labelled by the teacher
+    (Ross, Gordon and Bagnell, "A Reduction of Imitation Learning and Structured Prediction to
+    No-Regret Online Learning", AISTATS 2011). The student is retrained on all labels so far.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    teacher: str = Field("rollout", description="scheduler reference of the teacher")
+    teacher_params: dict[str, Any] = Field(default_factory=dict, description="its parameters")
+    rounds: int = Field(4, ge=1, le=1000, description="DAgger rounds")
+    episodes: int = Field(8, ge=1, description="labelled episodes per round")
+    beta: float = Field(0.3, ge=0, le=1, description="P(act as the teacher) after round 0")
+    keep_plain: float = Field(
+        0.1, gt=0, le=1, description="share of uninformative states kept (all informative ones)"
+    )
+    informative_weight: float = Field(5.0, gt=0, description="loss weight of informative states")
+    deviation_weight: float = Field(
+        20.0, gt=0, description="loss weight where the teacher departs from its base"
+    )
+    epochs: int = Field(8, ge=1, description="supervised passes over the data per round")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate of the supervised step")
+    minibatch: int = Field(256, ge=1, description="supervised minibatch")
+    validation_seeds: int = Field(
+        10, ge=1, description="validation seeds 5000.. that score each round's student"
+    )
+
+
+def _check_teacher(imitation: Imitation) -> None:
+    """The teacher must be a scheduler that exists, with valid parameters."""
+    from relmas.schedulers.registry import make_scheduler
+
+    params = dict(imitation.teacher_params)
+    if params.get("base") == "auto":  # resolved per training pair (relmas.rl.teacher)
+        params.pop("base")
+    try:
+        make_scheduler(imitation.teacher, params)
+    except UserError as exc:
+        raise UserError(f"imitation.teacher: {exc.field}", exc.problem, exc.fix) from None
+
+
 class Recipe(BaseModel):
     """Everything that decides what a PPO training run produces (and nothing about where to)."""
 
@@ -53,8 +97,18 @@ class Recipe(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     # --- what to train on
-    scenario: str = Field("heavy", description="scenario preset, YAML path, or 'toy'")
-    hardware: str = Field("2s2e", description="composition name or <N>s<M>e@<GB/s>")
+    scenario: str | list[str] = Field(
+        "heavy", description="scenario preset, YAML path or 'toy'; a list trains on a mix"
+    )
+    hardware: str | list[str] = Field(
+        "2s2e", description="composition name or <N>s<M>e@<GB/s>; a list trains on a mix"
+    )
+    types: list[str] | None = Field(
+        None, description="accelerator types the policy knows (None: those of the chips)"
+    )
+    max_units: int | None = Field(
+        None, ge=1, le=1024, description="unit slots in training (None: the largest chip's)"
+    )
     train_seeds: int = Field(100, ge=1, description="training episode seeds 0..N-1")
     episode_requests: int = Field(0, ge=0, description="truncate training traces (0: off)")
     top_k: int = Field(8, ge=1, le=1024, description="candidate requests per decision")
@@ -84,8 +138,14 @@ class Recipe(BaseModel):
     pair_hidden: list[Width] = Field(
         default_factory=list, description="shared pair-scorer head widths, e.g. 64 ([]: flat)"
     )
-    # --- PPO
-    iterations: int = Field(20, ge=1, description="PPO iterations")
+    critic_future: bool = Field(
+        True,
+        description="the pair-head policy's critic also sees the upcoming arrivals (an "
+        "input-dependent baseline); false: the observation only",
+    )
+    # --- imitation (DAgger), then PPO
+    imitation: Imitation | None = Field(None, description="DAgger from a teacher first")
+    iterations: int = Field(20, ge=0, description="PPO iterations (0: imitation only)")
     batch_size: int = Field(2000, ge=1, description="env steps per iteration")
     minibatch_size: int = Field(256, ge=1, description="SGD minibatch (capped at batch_size)")
     epochs: int = Field(4, ge=1, description="SGD passes over each batch")
@@ -109,6 +169,12 @@ class Recipe(BaseModel):
     def _coherent(self) -> Recipe:
         if self.pair_hidden and self.lstm:
             raise ValueError("pair_hidden does not combine with lstm; set lstm: 0")
+        if self.imitation is not None and not self.pair_hidden:
+            raise ValueError("imitation trains the pair head; set pair_hidden, e.g. [64]")
+        if self.imitation is None and self.iterations < 1:
+            raise ValueError("nothing to train: set iterations >= 1 or an imitation section")
+        if self.imitation is not None:
+            _check_teacher(self.imitation)
         self.env_config()  # reward, planaria_params and every env key, checked now
         return self
 
@@ -133,6 +199,8 @@ class Recipe(BaseModel):
             {
                 "scenario": self.scenario,
                 "hardware": self.hardware,
+                "types": self.types,
+                "max_units": self.max_units,
                 "seeds": list(range(self.train_seeds)),
                 "num_requests": self.episode_requests or None,
                 "top_k": self.top_k,
@@ -156,6 +224,7 @@ class Recipe(BaseModel):
             if layout is None:
                 raise ValueError("a pair head needs the observation layout")
             model["pair_head"] = {"hidden": list(self.pair_hidden), "layout": dict(layout)}
+            model["critic_future"] = self.critic_future
         return model
 
     def as_mapping(self) -> dict[str, Any]:

@@ -62,8 +62,9 @@ def module_config(recipe: Recipe) -> dict[str, Any]:
     return recipe.module_config(observation_layout(recipe) if recipe.pair_hidden else None)
 
 
-def build_config(recipe: Recipe) -> Any:
-    """The PPOConfig for ``recipe`` (masking module, KPI callback, seeded env runners)."""
+def build_config(recipe: Recipe, init: Path | None = None) -> Any:
+    """The PPOConfig for ``recipe`` (masking module, KPI callback, seeded env runners); the
+    module starts from ``init`` (an imitation round's saved module) when given."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
@@ -93,7 +94,9 @@ def build_config(recipe: Recipe) -> Any:
         )
         .rl_module(
             rl_module_spec=RLModuleSpec(
-                module_class=MaskedPPOTorchRLModule, model_config=module_config(recipe)
+                module_class=MaskedPPOTorchRLModule,
+                model_config=module_config(recipe),
+                load_state_path=None if init is None else str((init / "module").resolve()),
             )
         )
         .fault_tolerance(**recipe.fault_tolerance.model_dump())
@@ -113,6 +116,7 @@ def policy_meta(recipe: Recipe, iterations: int) -> dict[str, Any]:
         "env_version": ENV_VERSION,
         "recipe": recipe.as_mapping(),
         "iterations": iterations,
+        "types": list(enc.view.types),
         "layout": enc.layout.to_dict(),
         "obs_dim": enc.obs_dim,
         "num_actions": enc.num_actions,
@@ -204,6 +208,7 @@ def train(
     out_dir: Path,
     on_iteration: Callable[[IterationStats], None] | None = None,
     resume_from: Path | None = None,
+    init: Path | None = None,
 ) -> list[IterationStats]:
     """Train up to ``recipe.iterations`` PPO iterations; checkpoint, export and log into
     ``out_dir``.
@@ -213,7 +218,7 @@ def train(
     """
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    algo = build_config(recipe).build_algo()
+    algo = build_config(recipe, init).build_algo()
     history: list[IterationStats] = []
     steps, first = 0, 1
     if resume_from is not None:

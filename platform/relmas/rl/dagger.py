@@ -1,0 +1,151 @@
+"""DAgger: label the states the student visits with the teacher's choice, aggregate, retrain.
+
+The expensive part is the labelling (the rollout teacher simulates ahead at every decision, a
+few milliseconds each), and it is embarrassingly parallel: every episode is a Ray task, so it
+scales with the cores of this machine or of a cluster (``relmas train --address``). The student
+each task acts with travels as its exported files (``policy.npz`` + ``policy.json``, a few KB),
+so a worker needs neither torch nor the learner.
+
+Output (``<out>/imitation/``): ``round_NN/`` with each round's exported student and
+``rounds.jsonl`` with its data counts, fit statistics and validation SLA; the best round on the
+validation seeds (5000+) seeds the PPO fine-tuning.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relmas.rl.recipe import Imitation, Recipe
+
+VALIDATION_FIRST_SEED = 5000
+
+
+@dataclass(frozen=True)
+class RoundStats:
+    """One DAgger round, as logged (``rounds.jsonl``) and shown."""
+
+    round: int
+    states: int
+    kept: int
+    informative: int
+    unmappable: int
+    labelled_states_per_s: float
+    loss: float
+    accuracy: float
+    informative_accuracy: float
+    deviation_accuracy: float
+    value_explained: float
+    validation_sla: float
+    base_sla: float
+    policy: str
+
+
+def _student_files(policy_dir: Path | None) -> dict[str, bytes] | None:
+    if policy_dir is None:
+        return None
+    return {name: (policy_dir / name).read_bytes() for name in ("policy.npz", "policy.json")}
+
+
+def label_task(
+    recipe_data: dict[str, Any],
+    student: dict[str, bytes] | None,
+    pair: tuple[str, str],
+    base: str,
+    episode_seed: int,
+    beta: float,
+    seed: int,
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """One labelled episode (runs in a Ray worker): arrays and counts."""
+    from relmas.env.multi_accel import MultiAccelEnv
+    from relmas.rl.labels import collect_episode
+    from relmas.rl.policy_scheduler import load_policy_scheduler
+    from relmas.rl.teacher import teacher_params
+    from relmas.schedulers.registry import make_scheduler
+
+    recipe = Recipe.model_validate(recipe_data)
+    imitation = recipe.imitation
+    assert imitation is not None
+    env = MultiAccelEnv(recipe.env_config())
+    teacher = make_scheduler(imitation.teacher, teacher_params(imitation, base))
+    with tempfile.TemporaryDirectory() as tmp:
+        policy = None
+        if student is not None:
+            for name, blob in student.items():
+                (Path(tmp) / name).write_bytes(blob)
+            policy = load_policy_scheduler(tmp)
+        out = collect_episode(env, teacher, policy, pair=pair, episode_seed=episode_seed,
+                              beta=beta, keep_plain=imitation.keep_plain, seed=seed,
+                              gamma=recipe.gamma)  # fmt: skip
+    return out.arrays(), out.counts
+
+
+def episodes_of(recipe: Recipe, round_no: int) -> list[tuple[tuple[str, str], int]]:
+    """The (pair, training seed) of each episode of a round: pairs in turn, seeds advancing, so
+    every round sees new traces and every pair as often as the others."""
+    imitation = recipe.imitation
+    assert imitation is not None
+    pairs = recipe.env_config().pairs()
+    first = round_no * imitation.episodes
+    return [
+        (pairs[i % len(pairs)], (first + i) % recipe.train_seeds)
+        for i in range(first, first + imitation.episodes)
+    ]
+
+
+def merge(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Row-concatenate labelled arrays (empty parts skipped)."""
+    parts = [p for p in parts if p]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+
+
+def run_round(
+    recipe: Recipe,
+    round_no: int,
+    student_dir: Path | None,
+    bases: dict[tuple[str, str], str],
+    on_episode: Callable[[dict[str, int]], None],
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Label one round's episodes in parallel Ray tasks; arrays and summed counts."""
+    import ray
+
+    imitation = recipe.imitation
+    assert imitation is not None
+    task = ray.remote(num_cpus=1)(label_task)
+    student = ray.put(_student_files(student_dir))
+    beta = 1.0 if student_dir is None else imitation.beta
+    data = recipe.as_mapping()
+    seed0 = recipe.seed * 100_003 + round_no * 997
+    pending = {
+        task.remote(data, student, pair, bases[pair], seed, beta, seed0 + i)
+        for i, (pair, seed) in enumerate(episodes_of(recipe, round_no))
+    }
+    parts, counts = [], dict.fromkeys(("states", "informative", "plain", "unmappable"), 0)
+    while pending:
+        done, pending_list = ray.wait(list(pending), num_returns=1)
+        pending = set(pending_list)
+        arrays, c = ray.get(done[0])
+        parts.append(arrays)
+        for key, value in c.items():
+            counts[key] = counts.get(key, 0) + value
+        on_episode(c)
+    return merge(parts), counts
+
+
+def write_round(out: Path, stats: RoundStats) -> None:
+    """Append one line to ``rounds.jsonl``."""
+    with (out / "rounds.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(asdict(stats)) + "\n")
+
+
+def imitation_of(recipe: Recipe) -> Imitation:
+    """The recipe's imitation section (an error if it has none)."""
+    if recipe.imitation is None:
+        raise ValueError("the recipe has no imitation section")
+    return recipe.imitation

@@ -1,0 +1,126 @@
+"""The DAgger rounds end to end: label, aggregate, fit, export, validate; keep the best round.
+
+Validation scores each round's exported student and the teacher's base heuristic on the same
+validation seeds (5000+, never trained on, never the held-out 10000+) of every training pair,
+paired, so the best round is chosen on data the rounds did not see.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relmas.files import dumps, write_atomic
+from relmas.rl.dagger import (
+    VALIDATION_FIRST_SEED,
+    RoundStats,
+    imitation_of,
+    merge,
+    run_round,
+    write_round,
+)
+from relmas.rl.recipe import Imitation, Recipe
+
+
+def reference_of(imitation: Imitation, base: str) -> tuple[str, dict[str, Any]]:
+    """The heuristic a student must beat on a pair: the pair's teacher base (a lookahead
+    teacher's resolved base heuristic and parameters), else the teacher itself."""
+    from relmas.rl.teacher import teacher_params
+    from relmas.schedulers.registry import make_scheduler
+
+    teacher = make_scheduler(imitation.teacher, teacher_params(imitation, base))
+    new_base = getattr(teacher, "new_base", None)
+    if new_base is None:
+        return imitation.teacher, dict(imitation.teacher_params)
+    chosen = new_base()
+    return chosen.name, chosen.params.model_dump()
+
+
+def score_task(recipe_data: dict[str, Any], ref: str, params: dict[str, Any] | None,
+               pair: tuple[str, str], seed: int) -> float:  # fmt: skip
+    """SLA rate of one scheduler on one validation episode (a Ray task)."""
+    from relmas.env.sources import make_source
+    from relmas.schedulers.registry import make_scheduler
+    from relmas.sim.metrics import compute_metrics
+
+    recipe = Recipe.model_validate(recipe_data)
+    source = make_source(recipe.env_config().single(*pair))
+    sched = make_scheduler(ref, params)
+    sim = source.make_simulator(seed, bandwidth_policy=sched.bandwidth_policy)
+    return float(compute_metrics(sim.run(sched, seed=seed))["sla_rate"])
+
+
+def validate(
+    recipe: Recipe, policy_dir: Path, bases: dict[tuple[str, str], str]
+) -> tuple[float, float]:
+    """(student, reference) mean SLA over the validation seeds of every training pair; the
+    reference of a pair is its teacher's base."""
+    import ray
+
+    imitation = imitation_of(recipe)
+    task = ray.remote(num_cpus=1)(score_task)
+    data = recipe.as_mapping()
+    seeds = range(VALIDATION_FIRST_SEED, VALIDATION_FIRST_SEED + imitation.validation_seeds)
+    jobs = [(pair, s) for pair in recipe.env_config().pairs() for s in seeds]
+    refs = {pair: reference_of(imitation, bases[pair]) for pair, _ in jobs}
+    student = [task.remote(data, f"rl:{policy_dir}", None, p, s) for p, s in jobs]
+    base = [task.remote(data, *refs[p], p, s) for p, s in jobs]
+    return float(np.mean(ray.get(student))), float(np.mean(ray.get(base)))
+
+
+def train_imitation(
+    recipe: Recipe,
+    out_dir: Path,
+    on_episode: Callable[[dict[str, int]], None] = lambda c: None,
+    on_round: Callable[[RoundStats], None] = lambda s: None,
+) -> tuple[Path, list[RoundStats]]:
+    """All DAgger rounds; returns the best round's policy directory and every round's stats."""
+    from relmas.env.multi_accel import MultiAccelEnv
+    from relmas.rl.export import export_module
+    from relmas.rl.imitate import build_module, fit
+    from relmas.rl.teacher import choose_bases
+    from relmas.rl.trainer import module_config, policy_meta
+
+    imitation = imitation_of(recipe)
+    root = out_dir / "imitation"
+    root.mkdir(parents=True, exist_ok=True)
+    bases = choose_bases(recipe)
+    write_atomic(root / "teacher.json", dumps({f"{s}/{h}": b for (s, h), b in bases.items()}))
+    module = build_module(MultiAccelEnv(recipe.env_config()), module_config(recipe), recipe.seed)
+    data: dict[str, np.ndarray] = {}
+    history: list[RoundStats] = []
+    student: Path | None = None
+    for r in range(imitation.rounds):
+        t0 = time.perf_counter()
+        new, counts = run_round(recipe, r, student, bases, on_episode)
+        rate = counts["states"] / max(time.perf_counter() - t0, 1e-9)
+        data = merge([data, new])
+        fitted = fit(
+            module,
+            data,
+            epochs=imitation.epochs,
+            lr=imitation.lr,
+            minibatch=imitation.minibatch,
+            informative_weight=imitation.informative_weight,
+            seed=recipe.seed + r,
+            deviation_weight=imitation.deviation_weight,
+        )
+        student = root / f"round_{r:02d}"
+        export_module(module, student, {**policy_meta(recipe, 0), "imitation_round": r})
+        module.save_to_path(str((student / "module").resolve()))
+        val, base = validate(recipe, student, bases)
+        stats = RoundStats(
+            r, counts["states"], fitted.states, fitted.informative, counts["unmappable"], rate,
+            fitted.loss, fitted.accuracy, fitted.informative_accuracy,
+            fitted.deviation_accuracy, fitted.value_explained,
+            val, base, str(student),
+        )  # fmt: skip
+        write_round(root, stats)
+        history.append(stats)
+        on_round(stats)
+    best = max(history, key=lambda s: (s.validation_sla, s.round))
+    return Path(best.policy), history

@@ -1,0 +1,146 @@
+"""Imitation (DAgger) pieces: teacher labels as action sets, the set loss, the supervised fit,
+and the recipe's checks. The Ray-driven rounds are in test_imitation_rounds.py (slow)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+from relmas.env.multi_accel import MultiAccelEnv
+from relmas.errors import UserError
+from relmas.rl.labels import collect_episode, label_state, options_of
+from relmas.rl.recipe import Recipe
+from relmas.schedulers.registry import make_scheduler
+from relmas.sim.request import Dispatch
+
+torch = pytest.importorskip("torch")
+TOY: dict[str, Any] = {"scenario": "toy", "hardware": "2s1e", "train_seeds": 3,
+                       "episode_requests": 25, "pair_hidden": [32], "hidden": [8]}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Option:
+    decisions: list[Any]
+    score: float
+    evaluated: bool
+
+
+@dataclass(frozen=True)
+class _Advice:
+    options: list[_Option]
+    best: int
+
+
+class _TieTeacher:
+    """Offers its own choice, the same request on another free unit, and waiting; the first
+    two tie (score 2), waiting scores 1."""
+
+    def __init__(self) -> None:
+        self.base = make_scheduler("planaria")
+
+    def reset(self, sim: Any, rng: Any) -> None:
+        self.base.reset(sim, rng)
+
+    def advise(self, sim: Any) -> _Advice:
+        first = [d for d in self.base.decide(sim) if isinstance(d, Dispatch)][:1]
+        options = [_Option(first, 2.0, True)]
+        other = [a for a in sim.free_accels if first and a != first[0].accel]
+        if first and other:
+            options.append(_Option([Dispatch(first[0].request, other[0])], 2.0, True))
+        if sim.busy:
+            options.append(_Option([], 1.0, True))
+        return _Advice(options, 0)
+
+    def decide(self, sim: Any) -> list[Any]:
+        return self.advise(sim).options[0].decisions
+
+
+def _env() -> MultiAccelEnv:
+    return MultiAccelEnv(Recipe(**TOY).env_config())
+
+
+def test_labels_are_the_set_of_best_scoring_actions() -> None:
+    env, teacher = _env(), _TieTeacher()
+    env.reset(seed=0)
+    assert env.sim is not None
+    teacher.reset(env.sim, np.random.default_rng(0))
+    seen_tie = False
+    for _ in range(200):
+        options, best = options_of(teacher, env.sim)
+        label, action, informative = label_state(env.encoder, options, best)
+        assert label is not None and action is not None and label[action]
+        assert informative == (len({s for _, s, _ in options}) > 1)
+        if sum(1 for _, s, _ in options if s == 2.0) == 2:
+            assert label.sum() == 2  # both tied options are right
+            seen_tie = True
+        _, _, done, _, _ = env.step(action)
+        if done:
+            break
+    assert seen_tie
+
+
+def test_a_plain_scheduler_teaches_its_own_decision() -> None:
+    env = _env()
+    env.reset(seed=0)
+    assert env.sim is not None
+    options, best = options_of(make_scheduler("edf"), env.sim)
+    assert len(options) == 1 and best == 0
+    label, _, informative = label_state(env.encoder, options, best)
+    assert label is not None and int(label.sum()) == 1 and not informative
+
+
+def test_set_loss_by_hand() -> None:
+    from relmas.rl.imitate import set_loss
+
+    # p = softmax([0, ln 3, 0]) = [1/5, 3/5, 1/5]; label {1}: -log(3/5); label {0, 2}: -log(2/5)
+    logits = torch.tensor([[0.0, math.log(3.0), 0.0], [0.0, math.log(3.0), 0.0]])
+    label = torch.tensor([[False, True, False], [True, False, True]])
+    one = set_loss(logits[:1], label[:1], torch.ones(1))
+    assert float(one) == pytest.approx(-math.log(3 / 5))
+    both = set_loss(logits, label, torch.tensor([1.0, 3.0]))  # weighted mean
+    assert float(both) == pytest.approx((-math.log(3 / 5) - 3 * math.log(2 / 5)) / 4)
+
+
+def test_fit_learns_a_deterministic_teacher() -> None:
+    from relmas.rl.imitate import build_module, fit
+    from relmas.rl.labels import Labelled
+    from relmas.rl.trainer import module_config
+
+    recipe = Recipe(**TOY)
+    env = MultiAccelEnv(recipe.env_config())
+    parts = [
+        collect_episode(env, make_scheduler("planaria"), None, pair=("toy", "2s1e"),
+                        episode_seed=s, beta=1.0, keep_plain=1.0, seed=s).arrays()
+        for s in range(3)
+    ]  # fmt: skip
+    data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    module = build_module(env, module_config(recipe), seed=0)
+    fitted = fit(module, data, epochs=30, lr=3e-3, minibatch=64, informative_weight=1.0, seed=0)
+    assert fitted.states == len(data["obs"]) > 200
+    assert fitted.accuracy > 0.95 and fitted.loss < 0.2
+    assert isinstance(Labelled().arrays(), dict)
+
+
+@pytest.mark.parametrize(
+    ("imitation", "needle"),
+    [
+        ({"rounds": 0}, r"imitation\.rounds"),
+        ({"teacher": "planria"}, r"imitation\.teacher: .*did you mean .planaria."),
+        ({"teacher": "planaria", "teacher_params": {"x": 1}}, r"imitation\.teacher: .*params\.x"),
+        ({"beta": 1.5}, r"imitation\.beta"),
+    ],
+)
+def test_bad_imitation_settings_are_one_line(imitation: dict[str, Any], needle: str) -> None:
+    data = {**TOY, "imitation": {"teacher": "planaria", **imitation}}
+    with pytest.raises(UserError, match=needle) as err:
+        Recipe.load(data)
+    assert "\n" not in str(err.value)
+
+
+def test_imitation_needs_the_pair_head() -> None:
+    with pytest.raises(UserError, match="pair_hidden"):
+        Recipe.load({**TOY, "pair_hidden": [], "imitation": {"teacher": "planaria"}})

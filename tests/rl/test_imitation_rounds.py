@@ -1,0 +1,83 @@
+"""Smoke tests with tiny budgets: DAgger rounds through `relmas train`, PPO fine-tuning from the
+imitation weights, and the result running on chips it never saw (real Ray, toy chips)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from relmas.cli.main import main
+from relmas.env.sources import ToySource
+from relmas.errors import UserError
+from relmas.schedulers.registry import make_scheduler
+from relmas.sim.metrics import compute_metrics
+
+pytestmark = pytest.mark.slow
+RECIPE: dict[str, Any] = {
+    "scenario": "toy",
+    "hardware": ["2s1e", "1s2e"],
+    "types": ["simba", "eyeriss"],
+    "train_seeds": 6,
+    "episode_requests": 20,
+    "pair_hidden": [16],
+    "hidden": [16],
+    "imitation": {
+        "teacher": "rollout",
+        "teacher_params": {"base": "auto"},
+        "rounds": 2,
+        "episodes": 2,
+        "epochs": 2,
+        "validation_seeds": 1,
+    },
+    "batch_size": 64,
+    "minibatch_size": 32,
+    "epochs": 1,
+}
+
+
+def _train(tmp_path: Path, **changes: Any) -> Path:
+    out = tmp_path / "run"
+    cfg = tmp_path / "recipe.yaml"
+    cfg.write_text(yaml.safe_dump({**RECIPE, **changes, "out": str(out)}))
+    assert main(["train", "--config", str(cfg), "--no-track"]) == 0
+    return out
+
+
+def _sla(policy: Path, hardware: str) -> float:
+    sim = ToySource({"hardware": hardware, "num_requests": 20}).make_simulator(7)
+    return float(compute_metrics(sim.run(make_scheduler(f"rl:{policy}"), seed=7))["sla_rate"])
+
+
+def test_imitation_only_then_unseen_chips(ray_local: Any, tmp_path: Path) -> None:
+    out = _train(tmp_path, iterations=0)
+    rounds = [json.loads(x) for x in (out / "imitation" / "rounds.jsonl").read_text().splitlines()]
+    assert [r["round"] for r in rounds] == [0, 1]
+    assert all(r["states"] > 0 and r["kept"] > 0 for r in rounds)
+    teacher = json.loads((out / "imitation" / "teacher.json").read_text())
+    assert set(teacher) == {"toy/2s1e", "toy/1s2e"} and all(teacher.values())
+    meta = json.loads((out / "policy.json").read_text())
+    assert meta["types"] == ["simba", "eyeriss"] and meta["layout"]["num_accels"] == 3
+    for chip in ("2s1e", "4s4e", "0s2e", "1s0e"):  # unseen sizes, one type missing
+        assert 0.0 <= _sla(out, chip) <= 1.0
+
+
+def test_ppo_fine_tunes_from_the_imitation_weights(ray_local: Any, tmp_path: Path) -> None:
+    out = _train(tmp_path, iterations=1)
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["env_steps"] >= 64
+    with np.load(out / "imitation" / "round_01" / "policy.npz") as a:
+        assert set(a.files) <= set(np.load(out / "policy.npz").files)
+
+
+def test_a_chip_with_an_unknown_type_is_refused(ray_local: Any, tmp_path: Path) -> None:
+    out = _train(tmp_path, iterations=0)
+    meta = json.loads((out / "policy.json").read_text())
+    meta["types"] = ["simba"]  # as if trained on Simba-like units only
+    (out / "policy.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match=r"hardware: sub-accelerator type 'eyeriss' is not one"):
+        _sla(out, "1s1e")
