@@ -101,6 +101,21 @@ def seeded_module(env: Any, model_config: dict[str, Any], seed: int = 0) -> Any:
     return build_module(env, model_config, seed)
 
 
+def exact_oversubscription_s(sim: Simulator) -> float:
+    """Integral of max(0, demand / B - 1) over time, from the recorded per-layer trace alone."""
+    chip = sim.chip
+    spans = []
+    for a, rid, layer, start, end in sim.trace:
+        model = sim.requests[rid].model
+        spans.append((start, end, chip.demand_bytes_per_s[model][chip.accel_type[a]][layer]))
+    cuts = sorted({t for s, e, _ in spans for t in (s, e)})
+    total = 0.0
+    for t0, t1 in itertools.pairwise(cuts):
+        demand = sum(d for s, e, d in spans if s <= t0 and e >= t1)
+        total += max(demand / chip.bandwidth_bytes_per_s - 1.0, 0.0) * (t1 - t0)
+    return total
+
+
 def export_policy(
     out: Path,
     model_config: dict[str, Any] | None = None,
