@@ -107,8 +107,10 @@ def test_mask_matches_free_accels_and_candidates() -> None:
 def test_observation_shape_and_bounds() -> None:
     env = MultiAccelEnv({**CFG, "top_k": 3, "hardware": "1s3e"})
     enc = env.encoder
-    # default "heuristic" rule: +5 flags per candidate, +1 per unit, +1 global (see features)
-    assert enc.obs_dim == 3 * (4 + 5 * 2 + 5) + 4 * (2 + 4 + 1) + 5 + 1
+    # env v2, two known types, "heuristic" rule (env/layout.py): a candidate row is 4 fields,
+    # 5 per type, a slack per type and 5 hints; a unit row present + type one-hot + 5 fields +
+    # planaria_unit; the globals 5 fields + 2 per type + planaria_waits.
+    assert enc.obs_dim == 3 * (4 + 5 * 2 + 2 + 5) + 4 * (1 + 2 + 5 + 1) + (5 + 2 * 2 + 1)
     assert env.action_space.n == 3 * 4 + 1
     obs, _ = env.reset(seed=0)
     assert obs["observations"].dtype == np.float32

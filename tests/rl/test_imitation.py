@@ -144,3 +144,14 @@ def test_bad_imitation_settings_are_one_line(imitation: dict[str, Any], needle: 
 def test_imitation_needs_the_pair_head() -> None:
     with pytest.raises(UserError, match="pair_hidden"):
         Recipe.load({**TOY, "pair_hidden": [], "imitation": {"teacher": "planaria"}})
+
+
+def test_warm_start_copies_what_fits_and_names_the_rest() -> None:
+    from relmas.rl.warm_start import matching_state
+
+    target = {"a": np.zeros((2, 3), np.float32), "b": np.zeros(4, np.float32), "c": np.ones(1)}
+    saved = {"a": np.full((2, 3), 7.0), "b": np.ones(5), "d": np.ones(2)}
+    out, fresh = matching_state(target, saved)
+    assert fresh == ["b", "c"]  # b: another shape; c: not saved; d: unknown here, ignored
+    np.testing.assert_array_equal(out["a"], np.full((2, 3), 7.0))
+    assert out["a"].dtype == np.float32 and out["b"] is target["b"]

@@ -67,11 +67,28 @@ def test_imitation_only_then_unseen_chips(ray_local: Any, tmp_path: Path) -> Non
 
 
 def test_ppo_fine_tunes_from_the_imitation_weights(ray_local: Any, tmp_path: Path) -> None:
-    out = _train(tmp_path, iterations=1)
+    # A learning rate so small that one PPO iteration cannot move the weights: the exported
+    # policy must then be the imitation round PPO started from, parameter for parameter.
+    out = _train(tmp_path, iterations=1, lr=1e-10)
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["env_steps"] >= 64
-    with np.load(out / "imitation" / "round_01" / "policy.npz") as a:
-        assert set(a.files) <= set(np.load(out / "policy.npz").files)
+    start = json.loads((out / "warm_start.json").read_text())
+    assert start["fresh"] == []  # same network: every parameter came from the round
+    with np.load(Path(start["init"]) / "policy.npz") as a, np.load(out / "policy.npz") as b:
+        assert set(a.files) <= set(b.files)
+        for name in a.files:
+            np.testing.assert_allclose(a[name], b[name], atol=1e-6, err_msg=name)
+
+    # The baseline ablation starts from the same round: only the critic's input layer, which
+    # no longer sees the upcoming arrivals, starts fresh.
+    cfg = tmp_path / "recipe.yaml"
+    other = tmp_path / "no_future"
+    argv = ["train", "--config", str(cfg), "--init", start["init"], "--no-critic-future",
+            "--out", str(other), "--no-track"]  # fmt: skip
+    assert main(argv) == 0
+    fresh = json.loads((other / "warm_start.json").read_text())["fresh"]
+    assert fresh and all(name.startswith("critic.0.") for name in fresh), fresh
+    assert not (other / "imitation").exists()  # --init skips imitation
 
 
 def test_a_chip_with_an_unknown_type_is_refused(ray_local: Any, tmp_path: Path) -> None:

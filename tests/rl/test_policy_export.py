@@ -90,7 +90,11 @@ def test_loading_errors_name_the_field_and_fix(tmp_path: Path) -> None:
         make_scheduler(f"rl:{tmp_path}")
     (tmp_path / POLICY_JSON).write_text(json.dumps(meta))
     sched = make_scheduler(f"rl:{tmp_path}")
-    other = MultiAccelEnv({**CFG, "hardware": "3s1e"}).source.make_simulator(0)
+    # A flat policy has one slot per unit it was trained with: 3s1e fits 2s2e's four slots,
+    # 4s4e's eight units do not.
+    same_slots = MultiAccelEnv({**CFG, "hardware": "3s1e"}).source.make_simulator(0)
+    sched.reset(same_slots, np.random.default_rng(0))
+    other = MultiAccelEnv({**CFG, "hardware": "4s4e"}).source.make_simulator(0)
     with pytest.raises(UserError, match=r"hardware: policy .* trained on 2s2e"):
         sched.reset(other, np.random.default_rng(0))
 

@@ -26,7 +26,7 @@ from relmas.loaders.safe_yaml import read_yaml
 from relmas.rl.recipe import Recipe
 from relmas.tracking import add_tracking_args
 
-FILE_ONLY = ("fault_tolerance", "fault_injection")  # nested or test-only: train file only
+FILE_ONLY = ("fault_tolerance", "fault_injection", "imitation")  # nested or test-only: file only
 
 EVAL_FIRST_SEED = 10_000
 
@@ -63,6 +63,14 @@ def register(subparsers: Any) -> None:
         default=None,
         help="an existing Ray cluster to label and sample on (default: a fresh local Ray)",
     )
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start PPO from this imitation round (<out>/imitation/round_NN) instead of "
+        "imitating first; parameters that do not fit the recipe's network start fresh "
+        "(default: none)",
+    )
     add_tracking_args(p)
     p.set_defaults(func=run_train)
     _register_evaluate(subparsers)
@@ -78,6 +86,9 @@ def _register_evaluate(subparsers: Any) -> None:
     e.add_argument("--seeds", type=positive_int, default=10, help="number of evaluation seeds")
     e.add_argument("--first-seed", type=int, default=EVAL_FIRST_SEED,
                    help="first held-out seed (training uses 0.., validation 5000..)")  # fmt: skip
+    e.add_argument("--heuristics", default="all,planaria?priority_exponent=0.5",
+                   help="comma list of the peers the best heuristic is chosen from ('all': "
+                        "every registered heuristic)")  # fmt: skip
     e.add_argument("--also", default="",
                    help="comma list of more schedulers to pair the policy with, e.g. "
                         "rollout,planaria?priority_exponent=0.5 (default: none)")  # fmt: skip
@@ -140,6 +151,13 @@ def run_train(args: argparse.Namespace) -> int:
     from relmas.rl.resume import resume_point
 
     args.resume_from = resume_point(recipe, job.out) if getattr(args, "resume", False) else None
+    init = getattr(args, "init", None)
+    if init is not None and not (init / "module").is_dir():
+        raise UserError(
+            "--init",
+            f"{init / 'module'} not found",
+            "give an imitation round, <out>/imitation/round_NN",
+        )
     from relmas.tracking.rl_hooks import training_run
 
     with (
@@ -187,8 +205,8 @@ def _train_on_ray(
         ray.init(**where, log_to_driver=False, configure_logging=False)
         claim_sigterm()  # Ray's driver handler would abort without shutting Ray down
     try:
-        init = None
-        if recipe.imitation is not None and getattr(args, "resume_from", None) is None:
+        init = getattr(args, "init", None)
+        if init is None and recipe.imitation is not None and args.resume_from is None:
             from relmas.cli.imitation_progress import imitate_with_progress
 
             init = imitate_with_progress(recipe, args.out)
@@ -259,7 +277,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     also = [ref.strip() for ref in args.also.split(",") if ref.strip()]
-    report = evaluate(args.checkpoint, args.scenario, args.hardware, seeds, also)
+    from relmas.cli.compare import expand_schedulers
+
+    heuristics = expand_schedulers(args.heuristics)
+    report = evaluate(args.checkpoint, args.scenario, args.hardware, seeds, also, heuristics)
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     from relmas.tracking.rl_hooks import log_evaluation
 

@@ -63,16 +63,27 @@ def _best(heuristics: dict[str, dict[str, float]]) -> str:
     )
 
 
+PLANARIA_VARIANT = "planaria?priority_exponent=0.5"  # the best heuristic on heavy (docs/rl.md)
+
+
+def peers() -> list[str]:
+    """The default peers: every registered heuristic and :data:`PLANARIA_VARIANT`."""
+    return [*scheduler_names(), PLANARIA_VARIANT]
+
+
 def evaluate(
     policy_dir: Path,
     scenario: str,
     hardware: str,
     seeds: Sequence[int],
     also: Sequence[str] = (),
+    heuristics: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Policy metrics, every heuristic's metrics, the best heuristic and the ratios; ``also``
-    names more schedulers (e.g. the ``rollout`` teacher, a heuristic variant) reported as
-    their own rows with the policy's paired difference to each, never counted as peers."""
+    names more schedulers (e.g. the ``rollout`` teacher) reported as their own rows with the
+    policy's paired difference to each, never counted as peers. ``heuristics`` are the peers
+    (default :data:`PEERS`: every registered heuristic plus the Planaria variant that is best
+    on ``heavy``, the same line-up as ``relmas headroom``)."""
     policy = load_policy_scheduler(policy_dir)
     period_s = policy.recipe.decision_period_s  # a periodic policy is judged periodically
     source = make_source(
@@ -86,7 +97,7 @@ def evaluate(
         "heuristics": {},
         "errors": {},
     }
-    for name in scheduler_names():
+    for name in heuristics if heuristics is not None else peers():
         try:
             report["heuristics"][name] = run_scheduler(source, make_scheduler(name), seeds)
         except Exception as exc:  # a broken peer heuristic must not hide the policy's result
@@ -136,7 +147,7 @@ def format_table(report: dict[str, Any]) -> str:
     """A plain-text table: policy first, then heuristics by SLA rate."""
     lines = [
         f"{report['scenario']} on {report['hardware']}, {len(report['seeds'])} seeds",
-        f"{'scheduler':<16}{'SLA rate':>10}{'J/inference':>14}{'mean lat s':>12}",
+        f"{'scheduler':<32}{'SLA rate':>10}{'J/inference':>14}{'mean lat s':>12}",
     ]
     rows = [("rl (policy)", report["policy"])]
     rows += sorted(report["heuristics"].items(), key=lambda kv: -kv[1]["sla_rate"])
@@ -145,7 +156,7 @@ def format_table(report: dict[str, Any]) -> str:
     rows += [(f"{ref} (also)", m) for ref, m in report.get("also", {}).items()]
     for name, m in rows:
         lines.append(
-            f"{name:<16}{m['sla_rate']:>10.4f}{m['energy_per_inference_j']:>14.4g}"
+            f"{name:<32}{m['sla_rate']:>10.4f}{m['energy_per_inference_j']:>14.4g}"
             f"{m['mean_latency_s']:>12.4g}"
         )
     if "best_heuristic" in report:

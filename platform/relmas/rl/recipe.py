@@ -225,6 +225,9 @@ class Recipe(BaseModel):
                 raise ValueError("a pair head needs the observation layout")
             model["pair_head"] = {"hidden": list(self.pair_hidden), "layout": dict(layout)}
             model["critic_future"] = self.critic_future
+            # As PPO builds it; the imitation module then has the same (unused) catalog
+            # encoders, and a warm start copies every parameter (rl/warm_start.py).
+            model["vf_share_layers"] = False
         return model
 
     def as_mapping(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from relmas.env.multi_accel import MultiAccelEnv
 from relmas.rl.export import export_module
 from relmas.rl.recipe import Recipe
 from relmas.rl.resume import checkpoint_iteration, rewind_metrics
+from relmas.rl.warm_start import warm_start
 
 RESTORE_WAIT_S = 600.0  # how long an iteration waits for restarted EnvRunners
 RESTORE_POLL_S = 1.0
@@ -62,9 +63,8 @@ def module_config(recipe: Recipe) -> dict[str, Any]:
     return recipe.module_config(observation_layout(recipe) if recipe.pair_hidden else None)
 
 
-def build_config(recipe: Recipe, init: Path | None = None) -> Any:
-    """The PPOConfig for ``recipe`` (masking module, KPI callback, seeded env runners); the
-    module starts from ``init`` (an imitation round's saved module) when given."""
+def build_config(recipe: Recipe) -> Any:
+    """The PPOConfig for ``recipe`` (masking module, KPI callback, seeded env runners)."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
@@ -96,7 +96,6 @@ def build_config(recipe: Recipe, init: Path | None = None) -> Any:
             rl_module_spec=RLModuleSpec(
                 module_class=MaskedPPOTorchRLModule,
                 model_config=module_config(recipe),
-                load_state_path=None if init is None else str((init / "module").resolve()),
             )
         )
         .fault_tolerance(**recipe.fault_tolerance.model_dump())
@@ -218,7 +217,10 @@ def train(
     """
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    algo = build_config(recipe, init).build_algo()
+    algo = build_config(recipe).build_algo()
+    if init is not None and resume_from is None:
+        fresh = warm_start(algo, init)
+        (out_dir / "warm_start.json").write_text(json.dumps({"init": str(init), "fresh": fresh}))
     history: list[IterationStats] = []
     steps, first = 0, 1
     if resume_from is not None:
