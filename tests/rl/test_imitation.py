@@ -155,3 +155,10 @@ def test_warm_start_copies_what_fits_and_names_the_rest() -> None:
     assert fresh == ["b", "c"]  # b: another shape; c: not saved; d: unknown here, ignored
     np.testing.assert_array_equal(out["a"], np.full((2, 3), 7.0))
     assert out["a"].dtype == np.float32 and out["b"] is target["b"]
+
+
+def test_teacher_bases_are_orderings_the_env_offers() -> None:
+    from relmas.env.candidates import ORDERINGS
+    from relmas.rl.teacher import BASE_CANDIDATES
+
+    assert {ref.partition("?")[0] for ref in BASE_CANDIDATES} == set(ORDERINGS)
