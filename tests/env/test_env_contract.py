@@ -1,4 +1,4 @@
-"""Contract of ``relmas/MultiAccel-v1``: Gymnasium API, masking, determinism, rewards, KPIs.
+"""Contract of ``relmas/MultiAccel-v2``: Gymnasium API, masking, determinism, rewards, KPIs.
 
 All tests use the self-contained toy source (no cost model, no Ray), so they run in seconds.
 """

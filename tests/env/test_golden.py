@@ -24,24 +24,30 @@ from relmas.sim.metrics import compute_metrics
 EPISODES: dict[str, tuple[dict[str, Any], str]] = {
     "toy": (
         {"scenario": "toy", "hardware": "2s2e", "seeds": [7], "num_requests": 40},
-        "1033b7a25e84ef9ed9ba04510419de60b39f521a25a6fe08c1381e0d1ab1b23c",
+        "d6569425a6252180dcead94c362adf5e890671e2657ad937bf0b905aba4ee84c",
     ),
     "heavy": (
         {"scenario": "heavy", "hardware": "2s2e", "seeds": [0], "num_requests": 60},
-        "fc2853f3dcfeb14be8d4d0224e3f8832228288cb9acae04543013dc1344785db",
+        "bca22aa3c0cf7a6c5dddc0c1a33a7c4314468061dfb5a79d2d5a7715e24f5adc",
+    ),
+    "padded": (  # units as a set: another chip, in more slots than it has units
+        {"scenario": "heavy", "hardware": "3s1e", "seeds": [0], "num_requests": 60,
+         "types": ["simba", "eyeriss"], "max_units": 6},  # fmt: skip
+        "dbbdab93dd5895a04f822412b39fd757a4f498b7e07cb6efdbd6ad37be9b39b2",
     ),
 }
 SHIPPED_SLA = {10000: 0.92625, 10001: 0.91875}  # full episodes, 800 requests
 
 
 def episode_digest(config: dict[str, Any]) -> str:
-    """sha256 of every observation, mask, prior and reward of one seeded random episode."""
+    """sha256 of every observation, mask, prior, critic-only future summary and reward of one
+    seeded random episode."""
     env = MultiAccelEnv(config)
     digest = hashlib.sha256()
     obs, _ = env.reset(seed=0)
     rng, done = np.random.default_rng(0), False
     while not done:
-        for key in ("observations", "action_mask", "action_prior"):
+        for key in ("observations", "action_mask", "action_prior", "future"):
             digest.update(obs[key].tobytes())
         obs, reward, done, _, _ = env.step(int(rng.choice(np.flatnonzero(obs["action_mask"]))))
         digest.update(np.float64(reward).tobytes())
@@ -51,7 +57,7 @@ def episode_digest(config: dict[str, Any]) -> str:
 @pytest.mark.parametrize("name", sorted(EPISODES))
 def test_observations_of_fixed_episodes(name: str) -> None:
     config, expected = EPISODES[name]
-    assert ENV_VERSION == 1, "a new env version needs new golden values"
+    assert ENV_VERSION == 2, "a new env version needs new golden values"
     assert episode_digest(config) == expected
 
 

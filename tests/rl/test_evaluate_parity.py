@@ -31,7 +31,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_evaluate_and_compare_agree_for_every_heuristic(tiny: str) -> None:
     report = evaluate(Path(SHIPPED_DIR / "default"), tiny, "2s2e", SEEDS)
     assert not report["errors"]
-    assert set(report["heuristics"]) == set(scheduler_names())
+    assert set(report["heuristics"]) == {*scheduler_names(), "planaria?priority_exponent=0.5"}
     for name, got in report["heuristics"].items():
         rows = [run_one(RunSpec(tiny, "2s2e", name, seed)) for seed in SEEDS]
         assert got["sla_rate_per_seed"] == [r["sla_rate"] for r in rows], name

@@ -37,11 +37,12 @@ def test_select_policy_lists_the_prior_and_each_checkpoint(tmp_path: Path) -> No
     pytest.importorskip("torch")
     from relmas_testkit import export_policy
 
-    export_policy(
-        tmp_path / "checkpoints" / "iter_000001",
-        prior_weight=1e4,
-        planaria_params={"priority_exponent": 0.0},
-    )
+    for where in ("imitation/round_00", "checkpoints/iter_000001"):  # both kinds of candidate
+        export_policy(
+            tmp_path / where,
+            prior_weight=1e4,
+            planaria_params={"priority_exponent": 0.0},
+        )
     text = _run(
         "scripts/select_policy.py", str(tmp_path), "--scenario", "toy", "--seeds", "2",
     )  # fmt: skip
@@ -50,5 +51,7 @@ def test_select_policy_lists_the_prior_and_each_checkpoint(tmp_path: Path) -> No
     prior = lines[1].split("SLA ")[1]
     assert lines[1].startswith("prior alone: planaria {'priority_exponent': 0.0}")
     # a dominant prior: the checkpoint schedules exactly as its prior heuristic
-    assert lines[2].startswith("iter_000001: SLA ") and lines[2].split("SLA ")[1] == prior
+    assert lines[2].startswith("imitation/round_00: SLA ") and lines[2].split("SLA ")[1] == prior
+    assert lines[3].startswith("checkpoints/iter_000001: SLA ")
+    assert lines[3].split("SLA ")[1] == prior
     assert lines[-1].startswith("best (energy <= +1.5%):")

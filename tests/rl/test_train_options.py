@@ -1,6 +1,6 @@
 """``relmas train --config FILE``: the recipe file, flag precedence and one-line errors (no Ray).
 
-Why: the shipped policy must be reproducible from ``tune_configs/train_heavy.yaml`` alone, and a
+Why: the shipped policy must be reproducible from ``tune_configs/train_default.yaml`` alone, and a
 typo in a recipe must fail before Ray starts, naming the field. The flags are generated from the
 recipe model, so every field has one (and the same validation).
 """
@@ -18,7 +18,7 @@ from relmas.errors import UserError
 from relmas.rl.recipe import Recipe
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPE = REPO / "tune_configs" / "train_heavy.yaml"
+RECIPE = REPO / "tune_configs" / "train_default.yaml"
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -34,15 +34,13 @@ def _recipe(argv: list[str]) -> Recipe:
 def test_shipped_recipe_validates_into_the_documented_settings() -> None:
     r = _recipe(["--config", str(RECIPE)])
     env = r.env_config()
-    assert (env.scenario, env.hardware, env.candidates) == ("heavy", "2s2e", "heuristic")
-    assert env.reward is not None and env.reward["name"] == "sla" and env.reward["energy"] > 0
-    assert (
-        r.module_config({"top_k": 8, "num_accels": 4, "num_types": 2, "hints": True})[
-            "action_prior_weight"
-        ]
-        > 0
-    )
-    assert r.env_runners in (1, 2)
+    pairs = env.pairs()
+    assert {h for _, h in pairs} == {"2s2e", "3s1e", "1s3e", "2s2e_halfbw"}
+    assert {"light", "medium", "heavy", "tight", "heavy_tight_sla"} <= {s for s, _ in pairs}
+    assert env.reward is not None and env.reward["name"] == "sla"
+    assert r.imitation is not None and r.imitation.teacher == "rollout"
+    assert r.imitation.teacher_params == {"base": "auto"}
+    assert r.pair_hidden and r.critic_future and r.seed == 0
 
 
 def test_shipped_policy_was_trained_with_the_recipe() -> None:

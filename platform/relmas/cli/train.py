@@ -49,7 +49,7 @@ def register(subparsers: Any) -> None:
         "--config",
         type=Path,
         default=None,
-        help="YAML recipe, e.g. tune_configs/train_heavy.yaml (default: none, flags only)",
+        help="YAML recipe, e.g. tune_configs/train_default.yaml (default: none, flags only)",
     )
     helps = {"scenario": f"{SCENARIO_HELP}, or toy", "hardware": HARDWARE_HELP}
     add_model_flags(p, TrainJob, FILE_ONLY, helps)

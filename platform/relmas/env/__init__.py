@@ -1,4 +1,4 @@
-"""Gymnasium env of the scheduling problem; importing it registers ``relmas/MultiAccel-v1``.
+"""Gymnasium env of the scheduling problem; importing it registers ``relmas/MultiAccel-v2``.
 
 Imports gymnasium and numpy but never Ray, so the env can be checked and benchmarked without
 RLlib; ``relmas`` itself does not import this package.

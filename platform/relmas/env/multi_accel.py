@@ -1,4 +1,4 @@
-"""Gymnasium env over the discrete-event simulator the heuristics use (``relmas/MultiAccel-v1``)."""
+"""Gymnasium env over the discrete-event simulator the heuristics use (``relmas/MultiAccel-v2``)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ file's ``rl:`` section, the trainer's settings and the env-config dict) with two
 converters between them, and the copies had drifted (``batch_size`` vs ``train_batch_size``,
 hidden sizes ``[128, 128]`` vs ``[64, 64]``). Now:
 
-* a train file (``tune_configs/train_heavy.yaml``) is a :class:`Recipe` plus ``out``;
+* a train file (``tune_configs/train_default.yaml``) is a :class:`Recipe` plus ``out``;
 * ``relmas train`` flags are generated from its fields (same names, ``_`` -> ``-``);
 * a sweep's ``rl:`` section holds its fields (scenario and hardware come from the sweep's grid),
   each one sweepable;
@@ -181,7 +181,7 @@ class Recipe(BaseModel):
     @classmethod
     def load(cls, data: dict[str, Any], label: str = "recipe", prefix: str = "") -> Recipe:
         """Validate plain data; every mistake is one line ``<label>: <prefix>.<field>``."""
-        fix = "see tune_configs/train_heavy.yaml"
+        fix = "see tune_configs/train_default.yaml"
         try:
             return cls.model_validate(data)
         except ValidationError as exc:

@@ -1,4 +1,4 @@
-"""PPO training of the masking policy on ``relmas/MultiAccel-v1`` (RLlib new API stack), from a
+"""PPO training of the masking policy on ``relmas/MultiAccel-v2`` (RLlib new API stack), from a
 :class:`relmas.rl.recipe.Recipe`.
 
 Output directory layout (all paths absolute: RLlib checkpoint paths go through pyarrow's URI
