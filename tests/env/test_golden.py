@@ -31,8 +31,14 @@ EPISODES: dict[str, tuple[dict[str, Any], str]] = {
         "bca22aa3c0cf7a6c5dddc0c1a33a7c4314468061dfb5a79d2d5a7715e24f5adc",
     ),
     "padded": (  # units as a set: another chip, in more slots than it has units
-        {"scenario": "heavy", "hardware": "3s1e", "seeds": [0], "num_requests": 60,
-         "types": ["simba", "eyeriss"], "max_units": 6},  # fmt: skip
+        {
+            "scenario": "heavy",
+            "hardware": "3s1e",
+            "seeds": [0],
+            "num_requests": 60,
+            "types": ["simba", "eyeriss"],
+            "max_units": 6,
+        },
         "dbbdab93dd5895a04f822412b39fd757a4f498b7e07cb6efdbd6ad37be9b39b2",
     ),
 }

@@ -51,6 +51,9 @@ class IterationStats:
     total_loss: float = math.nan
     env_runner_restarts: int = 0
     healthy_env_runners: int = 0
+    # how well the critic predicts the returns: the baseline ablation (critic_future) reads it
+    vf_explained_var: float = math.nan
+    entropy: float = math.nan
 
 
 def observation_layout(recipe: Recipe) -> dict[str, Any]:
@@ -138,6 +141,8 @@ def _stats(
         episode_return_mean=float(runners.get("episode_return_mean", float("nan"))),
         sla_rate=float(runners.get("sla_rate", float("nan"))),
         total_loss=float(learner.get("total_loss", math.nan)),
+        vf_explained_var=float(learner.get("vf_explained_var", math.nan)),
+        entropy=float(learner.get("entropy", math.nan)),
         env_runner_restarts=int(faults.get("num_remote_worker_restarts", 0)),
         healthy_env_runners=int(faults.get("num_healthy_workers", 0)),
     )
