@@ -191,6 +191,23 @@ def final_sla(history: list[Any], out: Path) -> str:
     )
 
 
+def _start_ray(address: str | None, cpus: int) -> None:
+    """Join the cluster ``--address`` names, or start a private local Ray whose dashboard stays
+    off (spelled out per call: tests/reliability/test_safety.py reads these calls statically)."""
+    import ray
+
+    if address:
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    else:
+        ray.init(
+            address="local",
+            num_cpus=cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+
+
 def _train_on_ray(
     recipe: Recipe, args: argparse.Namespace, cpus: int, on_iteration: Callable[[Any], None]
 ) -> list[Any]:
@@ -200,9 +217,7 @@ def _train_on_ray(
 
     owns_ray = not ray.is_initialized()  # tests and notebooks may already run a local Ray
     if owns_ray:
-        where = {"address": args.address} if getattr(args, "address", None) else {
-            "address": "local", "num_cpus": cpus, "include_dashboard": False}  # fmt: skip
-        ray.init(**where, log_to_driver=False, configure_logging=False)
+        _start_ray(getattr(args, "address", None), cpus)
         claim_sigterm()  # Ray's driver handler would abort without shutting Ray down
     try:
         init = getattr(args, "init", None)
