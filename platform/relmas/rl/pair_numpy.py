@@ -44,12 +44,16 @@ class _Plan:
     type_features: slice
     type_slack: slice
     unit_type: slice
+    per_type: np.ndarray  # [T, len(TYPE_FIELDS) + 1] indices of a candidate's values per type
 
     @classmethod
     def of(cls, lay: ObsLayout) -> _Plan:
+        nf, feats, slack = len(TYPE_FIELDS), lay.type_features, lay.type_slack
+        static = np.arange(feats.start, feats.stop).reshape(lay.num_types, nf)
+        per_type = np.concatenate([static, np.arange(slack.start, slack.stop)[:, None]], axis=1)
         return cls(
             lay.top_k, lay.num_accels, lay.num_types, lay.candidates, lay.units, lay.globals,
-            lay.candidate_dim, lay.accel_dim, lay.type_features, lay.type_slack, lay.unit_type,
+            lay.candidate_dim, lay.accel_dim, feats, slack, lay.unit_type, per_type,
         )  # fmt: skip
 
 
@@ -86,13 +90,12 @@ class NumpyPairHead:
         """The first hidden layer's output ``[K, N, H]``, one term per input part."""
         w_cand, w_unit, w_type, w_glob = self._w_parts
         _, b, act = self.hidden[0]
-        static = cand[:, p.type_features].reshape(p.k, p.t, len(TYPE_FIELDS))
-        per_type = np.concatenate([static, cand[:, p.type_slack].reshape(p.k, p.t, 1)], axis=-1)
-        by_type = per_type @ w_type  # [K, T, H]: the candidate's costs on each type
-        by_unit = np.einsum("kth,nt->knh", by_type, accel[:, p.unit_type])
-        by_unit += (cand @ w_cand)[:, None, :]
+        by_type = cand[:, p.per_type] @ w_type  # [K, T, H]: the candidate on each type
+        by_unit = accel[:, p.unit_type] @ by_type  # [K, N, H]: its type's term on each unit
+        per_cand = cand @ w_cand
+        per_cand += glob @ w_glob + b
+        by_unit += per_cand[:, None, :]
         by_unit += (accel @ w_unit)[None, :, :]
-        by_unit += glob @ w_glob + b
         return act(by_unit)
 
     def _concatenated(
