@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from relmas.env.layout import TYPE_FIELDS, ObsLayout
+from relmas.errors import UserError
 
 Layer = tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]
 
@@ -35,14 +36,11 @@ class _Plan:
 
     k: int
     n: int
-    t: int
     cand: slice
     units: slice
     glob: slice
     cand_dim: int
     unit_dim: int
-    type_features: slice
-    type_slack: slice
     unit_type: slice
     per_type: np.ndarray  # [T, len(TYPE_FIELDS) + 1] indices of a candidate's values per type
 
@@ -52,8 +50,8 @@ class _Plan:
         static = np.arange(feats.start, feats.stop).reshape(lay.num_types, nf)
         per_type = np.concatenate([static, np.arange(slack.start, slack.stop)[:, None]], axis=1)
         return cls(
-            lay.top_k, lay.num_accels, lay.num_types, lay.candidates, lay.units, lay.globals,
-            lay.candidate_dim, lay.accel_dim, feats, slack, lay.unit_type, per_type,
+            lay.top_k, lay.num_accels, lay.candidates, lay.units, lay.globals,
+            lay.candidate_dim, lay.accel_dim, lay.unit_type, per_type,
         )  # fmt: skip
 
 
@@ -67,16 +65,13 @@ class NumpyPairHead:
         self.wait = [(w.T.copy(), b, act) for w, b, act in wait]
         self.layout = layout
         self._plans: dict[ObsLayout, _Plan] = {}
-        if self.hidden:  # rows of the first layer's W^T per input part (see the module doc)
-            wt = self.hidden[0][0]
-            cd, ad = layout.candidate_dim, layout.accel_dim
-            nf = len(TYPE_FIELDS) + 1
-            self._w_parts = (
-                wt[:cd],
-                wt[cd : cd + ad],
-                wt[cd + ad : cd + ad + nf],
-                wt[cd + ad + nf :],
+        if not self.hidden:  # the recipe requires pair_hidden; only a hand-made file lacks it
+            raise UserError(
+                "checkpoint", "the pair head has no hidden layer", "re-export with `relmas train`"
             )
+        wt = self.hidden[0][0]  # rows of the first layer's W^T per input part (module doc)
+        cd, ad, nf = layout.candidate_dim, layout.accel_dim, len(TYPE_FIELDS) + 1
+        self._w_parts = (wt[:cd], wt[cd : cd + ad], wt[cd + ad : cd + ad + nf], wt[cd + ad + nf :])
 
     def _plan(self, lay: ObsLayout) -> _Plan:
         plan = self._plans.get(lay)
@@ -98,22 +93,6 @@ class NumpyPairHead:
         by_unit += (accel @ w_unit)[None, :, :]
         return act(by_unit)
 
-    def _concatenated(
-        self, p: _Plan, cand: np.ndarray, accel: np.ndarray, glob: np.ndarray
-    ) -> np.ndarray:
-        """The pair inputs ``[K, N, D]`` (only for a head without hidden layers)."""
-        static = cand[:, p.type_features].reshape(p.k, p.t, len(TYPE_FIELDS))
-        per_type = np.concatenate([static, cand[:, p.type_slack].reshape(p.k, p.t, 1)], axis=-1)
-        chosen = np.einsum("ktf,nt->knf", per_type, accel[:, p.unit_type])
-        k, n = p.k, p.n
-        parts = [
-            np.broadcast_to(cand[:, None, :], (k, n, p.cand_dim)),
-            np.broadcast_to(accel[None, :, :], (k, n, p.unit_dim)),
-            chosen,
-            np.broadcast_to(glob[None, None, :], (k, n, glob.shape[0])),
-        ]
-        return np.concatenate(parts, axis=-1)
-
     def __call__(self, obs: np.ndarray, layout: ObsLayout | None = None) -> np.ndarray:
         """Score all pairs of one observation laid out by ``layout`` (default: the training
         layout); a fresh array each call."""
@@ -121,10 +100,7 @@ class NumpyPairHead:
         cand = obs[p.cand].reshape(p.k, p.cand_dim)
         accel = obs[p.units].reshape(p.n, p.unit_dim)
         glob = obs[p.glob]
-        if self.hidden:
-            h = _chain(self._first_hidden(p, cand, accel, glob), self.hidden[1:])
-        else:
-            h = self._concatenated(p, cand, accel, glob)
+        h = _chain(self._first_hidden(p, cand, accel, glob), self.hidden[1:])
         out = np.empty(p.k * p.n + 1, np.float32)
         out[:-1] = _chain(h, self.out).reshape(-1)
         valid = ((cand[:, 0] > 0.5)[:, None] & (accel[:, 0] > 0.5)[None, :]).reshape(-1)
