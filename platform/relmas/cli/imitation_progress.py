@@ -18,10 +18,10 @@ def imitate_with_progress(recipe: Recipe, out: Path) -> Path:
     """Run every DAgger round; returns the best round's policy directory."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from relmas.rl.dagger import imitation_of
     from relmas.rl.imitation_run import train_imitation
 
-    imitation = recipe.imitation
-    assert imitation is not None
+    imitation = imitation_of(recipe)
     columns = (TextColumn("[bold]imitate"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[status]}"))  # fmt: skip
     total = imitation.rounds * imitation.episodes

@@ -70,8 +70,7 @@ def label_task(
     from relmas.schedulers.registry import make_scheduler
 
     recipe = Recipe.model_validate(recipe_data)
-    imitation = recipe.imitation
-    assert imitation is not None
+    imitation = imitation_of(recipe)
     env = MultiAccelEnv(recipe.env_config())
     teacher = make_scheduler(imitation.teacher, teacher_params(imitation, base))
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,8 +88,7 @@ def label_task(
 def episodes_of(recipe: Recipe, round_no: int) -> list[tuple[tuple[str, str], int]]:
     """The (pair, training seed) of each episode of a round: pairs in turn, seeds advancing, so
     every round sees new traces and every pair as often as the others."""
-    imitation = recipe.imitation
-    assert imitation is not None
+    imitation = imitation_of(recipe)
     pairs = recipe.env_config().pairs()
     first = round_no * imitation.episodes
     return [
@@ -115,8 +113,7 @@ def run_round(
     """Label one round's episodes in parallel Ray tasks; arrays and summed counts."""
     import ray
 
-    imitation = recipe.imitation
-    assert imitation is not None
+    imitation = imitation_of(recipe)
     task = ray.remote(num_cpus=1)(label_task)
     student = ray.put(_student_files(student_dir))
     beta = 1.0 if student_dir is None else imitation.beta
@@ -136,6 +133,23 @@ def run_round(
             counts[key] = counts.get(key, 0) + value
         on_episode(c)
     return merge(parts), counts
+
+
+def score_task(
+    recipe_data: dict[str, Any],
+    ref: str,
+    params: dict[str, Any] | None,
+    pair: tuple[str, str],
+    seeds: list[int],
+) -> list[float]:
+    """Per-seed SLA rates of one scheduler on one training pair (a Ray task): how a teacher's
+    base is chosen and how a round's student and its reference are validated."""
+    from relmas.env.sources import make_source
+    from relmas.rl.evaluate import run_scheduler
+    from relmas.schedulers.registry import make_scheduler
+
+    source = make_source(Recipe.model_validate(recipe_data).env_config().single(*pair))
+    return list(run_scheduler(source, make_scheduler(ref, params), seeds)["sla_rate_per_seed"])
 
 
 def write_round(out: Path, stats: RoundStats) -> None:

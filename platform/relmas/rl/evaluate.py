@@ -82,7 +82,7 @@ def evaluate(
     """Policy metrics, every heuristic's metrics, the best heuristic and the ratios; ``also``
     names more schedulers (e.g. the ``rollout`` teacher) reported as their own rows with the
     policy's paired difference to each, never counted as peers. ``heuristics`` are the peers
-    (default :data:`PEERS`: every registered heuristic plus the Planaria variant that is best
+    (default :func:`peers`: every registered heuristic plus the Planaria variant that is best
     on ``heavy``, the same line-up as ``relmas headroom``)."""
     policy = load_policy_scheduler(policy_dir)
     period_s = policy.recipe.decision_period_s  # a periodic policy is judged periodically

@@ -21,6 +21,7 @@ from relmas.rl.dagger import (
     imitation_of,
     merge,
     run_round,
+    score_task,
     write_round,
 )
 from relmas.rl.recipe import Imitation, Recipe
@@ -40,20 +41,6 @@ def reference_of(imitation: Imitation, base: str) -> tuple[str, dict[str, Any]]:
     return chosen.name, chosen.params.model_dump()
 
 
-def score_task(recipe_data: dict[str, Any], ref: str, params: dict[str, Any] | None,
-               pair: tuple[str, str], seed: int) -> float:  # fmt: skip
-    """SLA rate of one scheduler on one validation episode (a Ray task)."""
-    from relmas.env.sources import make_source
-    from relmas.schedulers.registry import make_scheduler
-    from relmas.sim.metrics import compute_metrics
-
-    recipe = Recipe.model_validate(recipe_data)
-    source = make_source(recipe.env_config().single(*pair))
-    sched = make_scheduler(ref, params)
-    sim = source.make_simulator(seed, bandwidth_policy=sched.bandwidth_policy)
-    return float(compute_metrics(sim.run(sched, seed=seed))["sla_rate"])
-
-
 def validate(
     recipe: Recipe, policy_dir: Path, bases: dict[tuple[str, str], str]
 ) -> tuple[float, float]:
@@ -67,8 +54,8 @@ def validate(
     seeds = range(VALIDATION_FIRST_SEED, VALIDATION_FIRST_SEED + imitation.validation_seeds)
     jobs = [(pair, s) for pair in recipe.env_config().pairs() for s in seeds]
     refs = {pair: reference_of(imitation, bases[pair]) for pair, _ in jobs}
-    student = [task.remote(data, f"rl:{policy_dir}", None, p, s) for p, s in jobs]
-    base = [task.remote(data, *refs[p], p, s) for p, s in jobs]
+    student = [task.remote(data, f"rl:{policy_dir}", None, p, [s]) for p, s in jobs]
+    base = [task.remote(data, *refs[p], p, [s]) for p, s in jobs]
     return float(np.mean(ray.get(student))), float(np.mean(ray.get(base)))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from relmas.rl.dagger import imitation_of, score_task
 from relmas.rl.recipe import Imitation, Recipe
 
 # Heuristics a base is chosen from: the orderings whose top picks the env offers as candidates
@@ -31,35 +32,22 @@ BASE_CANDIDATES = (
 SELECT_SEEDS = 4
 
 
-def _sla(recipe_data: dict[str, Any], ref: str, pair: tuple[str, str], seeds: list[int]) -> float:
-    """Mean SLA of ``ref`` on the pair's training traces (a Ray task)."""
-    from relmas.env.sources import make_source
-    from relmas.schedulers.registry import make_scheduler
-    from relmas.sim.metrics import compute_metrics
-
-    source = make_source(Recipe.model_validate(recipe_data).env_config().single(*pair))
-    out = []
-    for seed in seeds:
-        sched = make_scheduler(ref)
-        sim = source.make_simulator(seed, bandwidth_policy=sched.bandwidth_policy)
-        out.append(compute_metrics(sim.run(sched, seed=seed))["sla_rate"])
-    return float(np.mean(out))
-
-
 def choose_bases(recipe: Recipe) -> dict[tuple[str, str], str]:
     """Per training pair, the teacher's base: ``auto`` resolved on training seeds, else the
     configured one (the same for every pair)."""
     import ray
 
-    imitation = _imitation(recipe)
+    imitation = imitation_of(recipe)
     pairs = recipe.env_config().pairs()
     base = imitation.teacher_params.get("base")
     if base != "auto":
         return dict.fromkeys(pairs, "")
-    task = ray.remote(num_cpus=1)(_sla)
+    task = ray.remote(num_cpus=1)(score_task)
     data, seeds = recipe.as_mapping(), list(range(SELECT_SEEDS))
-    scores = {(p, ref): task.remote(data, ref, p, seeds) for p in pairs for ref in BASE_CANDIDATES}
-    done = {key: ray.get(ref) for key, ref in scores.items()}
+    scores = {
+        (p, ref): task.remote(data, ref, None, p, seeds) for p in pairs for ref in BASE_CANDIDATES
+    }
+    done = {key: float(np.mean(ray.get(ref))) for key, ref in scores.items()}
     return {p: max(BASE_CANDIDATES, key=lambda ref, p=p: done[(p, ref)]) for p in pairs}
 
 
@@ -72,9 +60,3 @@ def teacher_params(imitation: Imitation, base: str) -> dict[str, Any]:
         return params
     name, base_params = split_ref(base)
     return {**params, "base": name, "base_params": base_params}
-
-
-def _imitation(recipe: Recipe) -> Imitation:
-    if recipe.imitation is None:
-        raise ValueError("the recipe has no imitation section")
-    return recipe.imitation
