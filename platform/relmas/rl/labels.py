@@ -5,8 +5,8 @@ actions by simulating ahead; several can tie at the best score, and any of them 
 state's label is the *set* of student actions that map to a best-scoring option (a multi-hot
 over the action space), and the loss asks the student to put its probability on that set. A
 state is *informative* when the teacher measured options that scored differently: those few
-states (0.3-1.1% of decisions depart from the base heuristic) carry the gain, so they are all
-kept and weighted, while the plain ones are subsampled (``keep_plain``).
+states (a lookahead prototype changed 0.3-1.1% of its base's decisions) carry the gain, so they
+are all kept and weighted, while the plain ones are subsampled (``keep_plain``).
 
 Any scheduler can teach: one with ``advise(sim)`` (the rollout scheduler) gives its options and
 scores; any other gives its decision as the only option.
