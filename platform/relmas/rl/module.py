@@ -28,16 +28,13 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.utils.torch_utils import FLOAT_MIN
 from torch import nn
 
-from relmas.rl.pair_head import PairHead
+from relmas.rl.pair_head import PairHead, tanh_mlp
 
 
 def critic_mlp(width: int, hidden: list[int]) -> nn.Sequential:
-    """A tanh MLP to one value (the pair-head policy's critic)."""
-    layers: list[nn.Module] = []
-    for size in hidden:
-        layers += [nn.Linear(width, int(size)), nn.Tanh()]
-        width = int(size)
-    return nn.Sequential(*layers, nn.Linear(width, 1))
+    """A tanh MLP to one value (the pair-head policy's critic), one flat Sequential."""
+    sizes = [width, *map(int, hidden)]
+    return nn.Sequential(*tanh_mlp(sizes), nn.Linear(sizes[-1], 1))
 
 
 class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):

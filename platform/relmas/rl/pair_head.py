@@ -32,7 +32,8 @@ from relmas.env.layout import TYPE_FIELDS, ObsLayout
 PAIR_TYPE_FEATURES = len(TYPE_FIELDS) + 1  # the static per-type block plus the type slack
 
 
-def _mlp(sizes: Sequence[int]) -> nn.Sequential:
+def tanh_mlp(sizes: Sequence[int]) -> nn.Sequential:
+    """Linear + tanh layers through ``sizes`` (the pair head's and the critic's hidden stack)."""
     layers: list[nn.Module] = []
     for a, b in itertools.pairwise(sizes):
         layers += [nn.Linear(a, b), nn.Tanh()]
@@ -50,11 +51,12 @@ class PairHead(nn.Module):
         self.k, self.n, self.t = lay.top_k, lay.num_accels, lay.num_types
         self.cd, self.ad, self.gd = lay.candidate_dim, lay.accel_dim, lay.global_dim
         width = int(hidden[-1])
-        self.hidden = _mlp([self.cd + self.ad + PAIR_TYPE_FEATURES + self.gd, *map(int, hidden)])
+        pair_in = self.cd + self.ad + PAIR_TYPE_FEATURES + self.gd
+        self.hidden = tanh_mlp([pair_in, *map(int, hidden)])
         self.out = nn.Linear(width, 1)
         nn.init.normal_(self.out.weight, std=0.01)  # start near the prior (a near-zero correction)
         nn.init.zeros_(self.out.bias)
-        self.wait = nn.Sequential(_mlp([self.gd + 2 * width, width]), nn.Linear(width, 1))
+        self.wait = nn.Sequential(tanh_mlp([self.gd + 2 * width, width]), nn.Linear(width, 1))
         nn.init.zeros_(self.wait[1].weight)
         nn.init.zeros_(self.wait[1].bias)
 
