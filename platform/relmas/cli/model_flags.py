@@ -27,13 +27,13 @@ from relmas.errors import UserError
 from relmas.loaders.safe_yaml import parse_yaml
 
 
-def _names(value: str) -> str | list[str]:
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    return names[0] if len(names) == 1 else names
-
-
 def _str_list(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _names(value: str) -> str | list[str]:
+    names = _str_list(value)
+    return names[0] if len(names) == 1 else names
 
 
 def _int_list(value: str) -> list[int]:
