@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,18 @@ def _lose_driver_io(state: Path, uri: str) -> None:
     state.write_text(json.dumps(data))
 
 
+def _cut_tune_sync(exp_dir: Path) -> None:
+    """Emulate a kill during Tune's background copy of its experiment state to storage.
+
+    Tune overwrites that file in place, so the kill can leave it truncated; Tune's restore
+    then starts the sweep over with empty trial configs unless relmas repairs it from its own
+    copy (relmas/sweeps/tune_state.py). Written here deterministically, like the I/O above.
+    """
+    newest = max(exp_dir.glob("experiment_state-*.json"))
+    data = newest.read_bytes()
+    newest.write_bytes(data[: len(data) // 2])
+
+
 def _last_json(stdout: str) -> dict[str, Any]:
     lines = stdout.splitlines()
     start = max(i for i, line in enumerate(lines) if line == "{")
@@ -120,10 +133,14 @@ def test_sigkilled_sweep_resumes_to_one_finished_run_per_trial(
         time.sleep(1.0)  # Ray's services follow their parent (fate sharing)
         kill_session(first.pid)  # anything left of the killed command, and nothing else
         _lose_driver_io(state, uri)
+        _cut_tune_sync(tmp_path / "st" / "killme")
 
         resumed = _tune(sweep, tmp_path, uri, "--resume")
         out, err = resumed.communicate(timeout=240)
+        if resumed.returncode != 0:  # pytest shows captured output in full, unlike the assert
+            print(f"resumed sweep stdout:\n{out}\nstderr:\n{err}", file=sys.stderr)
         assert resumed.returncode == 0, (out[-3000:], err[-3000:])
+        assert "resuming from relmas's copy" in err
         summary = _last_json(out)
         assert (summary["trials"], summary["finished"], summary["errored"]) == (8, 8, 0)
         _check_mlflow(uri)

@@ -8,6 +8,7 @@ and so are not re-logged).
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,7 @@ def build_tuner(cfg: SweepConfig, exp_dir: Path, callbacks: list[Any]) -> Any:
 
     from relmas.sweeps.progress import SweepProgress
     from relmas.sweeps.space import expected_trials, param_space
+    from relmas.sweeps.tune_state import TuneStateBackup
 
     stop = dict(cfg.stop) or {"training_iteration": _max_t(cfg)}
     ckpt = tune.CheckpointConfig()
@@ -133,7 +135,7 @@ def build_tuner(cfg: SweepConfig, exp_dir: Path, callbacks: list[Any]) -> Any:
             name=exp_dir.name,
             storage_path=str(exp_dir.parent),
             stop=stop,
-            callbacks=[*callbacks, SweepProgress(expected_trials(cfg))],
+            callbacks=[*callbacks, SweepProgress(expected_trials(cfg)), TuneStateBackup(exp_dir)],
             checkpoint_config=ckpt,
             verbose=0,
         ),
@@ -202,12 +204,31 @@ def _open(
     parent = _parent(cfg, opts, state)
     _write_state(state_path, parent, opts, state)
     if resume:
-        tuner = tune.Tuner.restore(
-            str(exp_dir), trainable=_trainable(cfg), resume_unfinished=True, resume_errored=True
-        )
+        tuner = _restore(cfg, exp_dir)
     else:
         tuner = build_tuner(cfg, exp_dir, [SweepTracker(state_path)])
     return tuner, parent
+
+
+def _restore(cfg: SweepConfig, exp_dir: Path) -> Any:
+    """``Tuner.restore`` after :func:`~relmas.sweeps.tune_state.repair`; the param space is
+    passed again because ``tuner.pkl`` does not keep it (without it, a restore Tune could not
+    read would restart the sweep with empty trial configs)."""
+    from ray import tune
+
+    from relmas.sweeps.space import param_space
+    from relmas.sweeps.tune_state import repair
+
+    notice = repair(exp_dir)
+    if notice:
+        print(f"relmas: {notice}", file=sys.stderr, flush=True)
+    return tune.Tuner.restore(
+        str(exp_dir),
+        trainable=_trainable(cfg),
+        param_space=param_space(cfg, exp_dir / "scenarios"),
+        resume_unfinished=True,
+        resume_errored=True,
+    )
 
 
 def _counts(cfg: SweepConfig, exp_dir: Path) -> tuple[int, int, int]:
