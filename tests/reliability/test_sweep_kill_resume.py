@@ -104,9 +104,10 @@ def _cut_tune_sync(exp_dir: Path) -> None:
     then starts the sweep over with empty trial configs unless relmas repairs it from its own
     copy (relmas/sweeps/tune_state.py). Written here deterministically, like the I/O above.
     """
-    newest = max(exp_dir.glob("experiment_state-*.json"))
-    data = newest.read_bytes()
-    newest.write_bytes(data[: len(data) // 2])
+    newest = max(exp_dir.glob("experiment_state-*.json"), default=None)
+    if newest is not None:  # none synced yet: the repair restores the missing file instead
+        data = newest.read_bytes()
+        newest.write_bytes(data[: len(data) // 2])
 
 
 def _last_json(stdout: str) -> dict[str, Any]:
