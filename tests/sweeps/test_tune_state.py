@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,21 @@ def test_backup_needs_an_experiment_state(tmp_path: Path) -> None:
     (staging / SEARCHER).write_bytes(pickle.dumps({}))
     save_backup(staging, tmp_path / "st" / "sweep")
     assert not backup_path_for(tmp_path / "st" / "sweep").exists()
+
+
+def test_resume_of_a_damaged_sweep_stops_before_writing(
+    tmp_path: Path, sweep_file: Callable[..., Path]
+) -> None:
+    """``relmas tune --resume`` on a damaged state with no copy: the one-line error, and no
+    ledger or MLflow parent is created first (Tune itself is never started)."""
+    from relmas.sweeps.callback import state_path_for
+    from relmas.sweeps.run import run_sweep
+
+    storage = tmp_path / "st"
+    exp = storage / "smoke"
+    _state(exp, 2)
+    (exp / "tuner.pkl").write_bytes(b"")  # what Tuner.can_restore looks for
+    (exp / EXPERIMENT).write_bytes(b"{")
+    with pytest.raises(UserError, match=r"^--resume: "):
+        run_sweep(sweep_file(n_simba=[1], schedulers=["fcfs"]), storage=storage, resume=True)
+    assert not state_path_for(exp).exists()

@@ -198,6 +198,8 @@ def _open(
             f"{exp_dir} already holds this sweep",
             "add --resume to continue it, or use another --storage",
         )
+    if resume:  # before anything is written: a damaged state without a copy is a user error
+        _repair(exp_dir)
     state = read_state(state_path) if resume else {}
     if resume and opts.uri is None and state.get("uri"):
         opts = TrackingOptions(enabled=opts.enabled, uri=state["uri"])
@@ -210,18 +212,23 @@ def _open(
     return tuner, parent
 
 
-def _restore(cfg: SweepConfig, exp_dir: Path) -> Any:
-    """``Tuner.restore`` after :func:`~relmas.sweeps.tune_state.repair`; the param space is
-    passed again because ``tuner.pkl`` does not keep it (without it, a restore Tune could not
-    read would restart the sweep with empty trial configs)."""
-    from ray import tune
-
-    from relmas.sweeps.space import param_space
+def _repair(exp_dir: Path) -> None:
+    """Tune's restore files, repaired from relmas's copy if a kill cut them off (printed)."""
     from relmas.sweeps.tune_state import repair
 
     notice = repair(exp_dir)
     if notice:
         print(f"relmas: {notice}", file=sys.stderr, flush=True)
+
+
+def _restore(cfg: SweepConfig, exp_dir: Path) -> Any:
+    """``Tuner.restore`` with the param space passed again: ``tuner.pkl`` does not keep it,
+    and without it a restore Tune could not read would restart the sweep with empty trial
+    configs (:mod:`relmas.sweeps.tune_state`)."""
+    from ray import tune
+
+    from relmas.sweeps.space import param_space
+
     return tune.Tuner.restore(
         str(exp_dir),
         trainable=_trainable(cfg),
