@@ -66,3 +66,31 @@ def test_swapping_two_candidates_swaps_their_logits(tmp_path: Path) -> None:
     np.testing.assert_allclose(a[:n], b[n : 2 * n], rtol=1e-6)
     np.testing.assert_allclose(a[n : 2 * n], b[:n], rtol=1e-6)
     np.testing.assert_allclose(a[2 * n :], b[2 * n :], rtol=1e-6)
+
+
+@pytest.mark.parametrize("unit_types", [None, [0.0, 0.0], [0.5, 0.5], [1.0, 1.0]])
+def test_numpy_pair_head_matches_torch_for_any_unit_type_row(
+    tmp_path: Path, unit_types: list[float] | None
+) -> None:
+    """Both numpy forms (the one-gather form for one-hot or empty type rows, the split form
+    for a mix) give torch's logits; ``None`` keeps the encoder's one-hot rows."""
+    from ray.rllib.core.columns import Columns
+
+    module, env = _export(tmp_path)
+    lay = env.encoder.layout
+    seq = _rollout(env, 12)
+    if unit_types is not None:
+        at = lay.units.start + lay.unit_type.start  # unit 0's type one-hot
+        for o in seq:
+            o["observations"][at : at + len(unit_types)] = unit_types
+    obs = {k: torch.from_numpy(np.stack([o[k] for o in seq])) for k in seq[0]}
+    with torch.no_grad():
+        theirs = module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS].numpy()
+    policy = load_numpy_policy(tmp_path)
+    ours = np.stack([policy.logits(o["observations"]) + 2.0 * o["action_prior"] for o in seq])
+    valid = obs["action_mask"].numpy() > 0.5  # torch masks the rest
+    assert valid[:, 0 : len(valid[0]) - 1 : env.encoder.num_accels].any(), "unit 0 never scored"
+    np.testing.assert_allclose(ours[valid], theirs[valid], rtol=1e-4, atol=1e-5)
+    gathers = next(iter(policy.pair._plans.values())).gathers  # type: ignore[union-attr]
+    one_form = unit_types is None or unit_types == [0.0, 0.0]
+    assert any(g is not None for g in gathers.values()) == one_form

@@ -189,8 +189,9 @@ class FeatureEncoder:
         """
         cands = self.candidates = self.select_candidates(sim)
         flat = self._candidate_values(sim, cands)
-        flat += self._accel_values(sim)
-        flat += self._global_values(sim)
+        rate, rem = sim.rates(), sim.remaining_work_s  # read once: both walk the busy units
+        flat += self._accel_values(sim, rate, rem)
+        flat += self._global_values(sim, rate, rem)
         if self.orderings is not None:
             self._encode_hints(flat)
         obs = self.obs
@@ -240,14 +241,13 @@ class FeatureEncoder:
         flat += self._candidate_pad[len(cands)]
         return flat
 
-    def _accel_values(self, sim: Simulator) -> list[float]:
+    def _accel_values(self, sim: Simulator, rate: list[float], rem: list[float]) -> list[float]:
         """Per unit: present, type one-hot, busy flag, remaining time, granted and demanded
         bandwidth, the running request's slack (the same expressions as the engine's per-unit
         views, with the rates read once), then padding slots."""
         chip, ts, pad = self.chip, self.time_scale_s, self._accel_pad
         bw, iso, best = chip.bandwidth_bytes_per_s, chip.isolated_latency_s, chip.remaining_best_s
-        rate, rem, demand = sim.rates(), sim.remaining_work_s, sim.demand_bytes_per_s
-        now = sim.now_s
+        demand, now = sim.demand_bytes_per_s, sim.now_s
         flat: list[float] = []
         for a, req in enumerate(sim.accel_request):
             if req is None:
@@ -261,7 +261,7 @@ class FeatureEncoder:
         flat += self._slot_pad
         return flat
 
-    def _global_values(self, sim: Simulator) -> list[float]:
+    def _global_values(self, sim: Simulator, rate: list[float], rem: list[float]) -> list[float]:
         """DRAM load, queue length, free fraction, arrival progress, episode time, per known
         type the unit share and the time until one is free (+ flag)."""
         total = max(len(sim.specs), 1)
@@ -272,11 +272,11 @@ class FeatureEncoder:
             1.0 - sim.arrivals_left / total,
             sim.now_s / (sim.specs[-1].arrival_s + self.time_scale_s) if sim.specs else 0.0,
             *self._type_units,
-            *self._type_free_in(sim),
+            *self._type_free_in(sim, rate, rem),
             *self._global_pad,
         ]
 
-    def _type_free_in(self, sim: Simulator) -> list[float]:
+    def _type_free_in(self, sim: Simulator, rate: list[float], rem: list[float]) -> list[float]:
         """Per known type: 0 if a unit of it is free, else the time until the first one frees
         (``CLIP`` if the chip has none), in mean isolated latencies."""
         unit_type, ts = self.view.unit_type, self.time_scale_s
@@ -284,7 +284,6 @@ class FeatureEncoder:
         for a in sim.free_accels:
             out[unit_type[a]] = 0.0
         if len(sim.free_accels) < self.chip.num_accels:
-            rate, rem = sim.rates(), sim.remaining_work_s
             for a in sim.busy:
                 k = unit_type[a]
                 left = rem[a] / rate[a] / ts
