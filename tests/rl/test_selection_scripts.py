@@ -55,3 +55,27 @@ def test_select_policy_lists_the_prior_and_each_checkpoint(tmp_path: Path) -> No
     assert lines[3].startswith("checkpoints/iter_000001: SLA ")
     assert lines[3].split("SLA ")[1] == prior
     assert lines[-1].startswith("best (energy <= +1.5%):")
+
+
+def test_deviation_probe_fits_a_student_per_weight_and_reuses_its_labels(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    import json
+
+    argv = (
+        "scripts/deviation_probe.py", "--scenario", "toy", "--episodes", "1",
+        "--test-episodes", "1", "--weights", "20,200", "--epochs", "1",
+        "--validation-seeds", "2", "--out", str(tmp_path),
+    )  # fmt: skip
+    lines = _run(*argv).splitlines()
+    assert lines[0].startswith("labelled 1+1 episodes in ") and "departures)" in lines[0]
+    assert [line.split(":")[0] for line in lines[1:]] == ["weight 20", "weight 200"]
+    assert all("validation SLA vs planaria?priority_exponent=0.5" in line for line in lines[1:])
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert [r["deviation_weight"] for r in rows] == [20.0, 200.0]
+    assert all(0 <= r["departures_right"] <= r["departures"] for r in rows)
+    assert (tmp_path / "student_w200" / "policy.npz").is_file()
+    labels = sorted(tmp_path.glob("labels_toy_2s2e_*.npz"))
+    assert len(labels) == 2
+    stamps = [p.stat().st_mtime_ns for p in labels]
+    _run(*argv[:-2], "--weights", "20", "--out", str(tmp_path))
+    assert [p.stat().st_mtime_ns for p in labels] == stamps  # labelled once, read back
