@@ -16,10 +16,12 @@ measures which, on one (scenario, chip) pair:
    episodes with the recipe's supervised settings, then measured on the held-out episodes:
    how many departures it gets right, and on how many other states it leaves the teacher's
    label set, against its departures that are right.
-3. Each student runs full episodes on validation seeds 5000.. against the base, paired.
+3. Each student runs full (untruncated) episodes on validation seeds 5000.. against the base,
+   paired, and the decisions that waited with a unit free are counted on the first of them (a
+   policy's own mistakes lead it to states the teacher never visited, where they compound).
 
     python scripts/deviation_probe.py --scenario heavy --hardware 2s2e --episodes 40 \\
-        --test-episodes 7 --weights 20,200 --validation-seeds 6
+        --test-episodes 7 --weights 20,50,200 --validation-seeds 10
 """
 
 from __future__ import annotations
@@ -110,6 +112,19 @@ def _fit(args: argparse.Namespace, recipe: Recipe, weight: float, train: Any) ->
     return module
 
 
+def _waits(source: Any, sched: Any, seed: int) -> int:
+    """Decisions that waited with a unit free, over one full episode (how often a policy idles
+    a unit on its own trajectory, where its mistakes compound)."""
+    sim = source.make_simulator(seed, bandwidth_policy=sched.bandwidth_policy)
+    sched.reset(sim, np.random.default_rng(seed))
+    waits = 0
+    while sim.advance():
+        decisions = sched.decide(sim)
+        waits += not decisions
+        sim.apply(decisions)
+    return waits
+
+
 def _student(args: argparse.Namespace, recipe: Recipe, weight: float, data: Any) -> dict:
     """Fit, export and measure one student; its result row."""
     from relmas.rl.trainer import policy_meta
@@ -122,6 +137,7 @@ def _student(args: argparse.Namespace, recipe: Recipe, weight: float, data: Any)
     return {
         "deviation_weight": weight,
         **_held_out(module, test),
+        "waits_first_seed": _waits(source, load_policy_scheduler(policy), seeds[0]),
         "validation": paired_delta(m["sla_rate_per_seed"], ref["sla_rate_per_seed"]),
         "energy_ratio": m["energy_per_inference_j"] / ref["energy_per_inference_j"],
     }
@@ -133,7 +149,8 @@ def _line(args: argparse.Namespace, row: dict) -> str:
         f"weight {row['deviation_weight']:g}: held-out departures right "
         f"{row['departures_right']}/{row['departures']}, other states wrong "
         f"{row['other_states_wrong']}/{row['other_states']}; validation SLA vs {args.base} "
-        f"{d['mean']:+.4f} +- {d['stderr']:.4f} (W/L/T {d['wins']}/{d['losses']}/{d['ties']})"
+        f"{d['mean']:+.4f} +- {d['stderr']:.4f} (W/L/T {d['wins']}/{d['losses']}/{d['ties']}); "
+        f"waits on seed {VALIDATION_FIRST_SEED}: {row['waits_first_seed']}"
     )
 
 
@@ -162,13 +179,18 @@ def main() -> None:
         flush=True,
     )
     seeds = list(range(VALIDATION_FIRST_SEED, VALIDATION_FIRST_SEED + args.validation_seeds))
-    source = make_source(recipe.env_config().single(args.scenario, args.hardware))
+    full = recipe.model_copy(update={"episode_requests": 0})  # validate on full episodes
+    source = make_source(full.env_config().single(args.scenario, args.hardware))
     ref = run_scheduler(source, make_scheduler(args.base), seeds)
+    base_waits = _waits(source, make_scheduler(args.base), seeds[0])
+    print(f"{args.base}: validation SLA {ref['sla_rate']:.4f}; waits on seed {seeds[0]}: "
+          f"{base_waits}", flush=True)  # fmt: skip
     rows = []
     for weight in (float(w) for w in args.weights.split(",")):
         rows.append(_student(args, recipe, weight, (train, test, source, seeds, ref)))
         print(_line(args, rows[-1]), flush=True)
-    result = {"args": {**vars(args), "out": str(args.out)}, "base_sla": ref["sla_rate"]}
+    result = {"args": {**vars(args), "out": str(args.out)}, "base_sla": ref["sla_rate"],
+              "base_waits_first_seed": base_waits}  # fmt: skip
     (args.out / "results.json").write_text(json.dumps({**result, "rows": rows}, indent=2))
 
 

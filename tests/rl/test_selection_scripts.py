@@ -68,8 +68,10 @@ def test_deviation_probe_fits_a_student_per_weight_and_reuses_its_labels(tmp_pat
     )  # fmt: skip
     lines = _run(*argv).splitlines()
     assert lines[0].startswith("labelled 1+1 episodes in ") and "departures)" in lines[0]
-    assert [line.split(":")[0] for line in lines[1:]] == ["weight 20", "weight 200"]
-    assert all("validation SLA vs planaria?priority_exponent=0.5" in line for line in lines[1:])
+    assert lines[1].startswith("planaria?priority_exponent=0.5: validation SLA ")
+    assert [line.split(":")[0] for line in lines[2:]] == ["weight 20", "weight 200"]
+    assert all("validation SLA vs planaria?priority_exponent=0.5" in line for line in lines[2:])
+    assert all("waits on seed 5000: " in line for line in lines[1:])
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
     assert [r["deviation_weight"] for r in rows] == [20.0, 200.0]
     assert all(0 <= r["departures_right"] <= r["departures"] for r in rows)
