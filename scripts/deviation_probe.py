@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from relmas.cli.common import float_list, positive_int, run_script
 from relmas.env.multi_accel import MultiAccelEnv
 from relmas.env.sources import make_source
 from relmas.rl.dagger import VALIDATION_FIRST_SEED, merge
@@ -160,15 +161,19 @@ def main() -> None:
     ap.add_argument("--scenario", default="heavy", help="scenario preset (default: heavy)")
     ap.add_argument("--hardware", default="2s2e", help="chip (default: 2s2e)")
     ap.add_argument("--base", default="planaria?priority_exponent=0.5", help="the teacher's base")
-    ap.add_argument("--episodes", type=int, default=40, help="training episodes (default: 40)")
-    ap.add_argument("--test-episodes", type=int, default=7, help="held out (default: 7)")
-    ap.add_argument("--weights", default="20,200", help="deviation weights (default: 20,200)")
+    ap.add_argument("--episodes", type=positive_int, default=40, help="training (default: 40)")
+    ap.add_argument("--test-episodes", type=positive_int, default=7, help="held out (default: 7)")
+    ap.add_argument("--weights", type=float_list, default=[20.0, 200.0],
+                    help="departure weights, comma-separated (default: 20,200)")  # fmt: skip
     ap.add_argument("--epochs", type=int, default=0, help="supervised passes (0: the recipe's)")
-    ap.add_argument("--validation-seeds", type=int, default=6, help="seeds 5000.. (default: 6)")
+    ap.add_argument("--validation-seeds", type=positive_int, default=6, help="5000.. (default: 6)")
     ap.add_argument("--out", type=Path, default=Path("relmas_out/deviation_probe"))
     args = ap.parse_args()
+    recipe = _recipe(args)  # bad input fails here and below, before anything is written
+    full = recipe.model_copy(update={"episode_requests": 0})  # validate on full episodes
+    source = make_source(full.env_config().single(args.scenario, args.hardware))
+    make_scheduler(args.base)
     args.out.mkdir(parents=True, exist_ok=True)
-    recipe = _recipe(args)
     t0 = time.perf_counter()
     episodes = [_labels(args, recipe, s) for s in range(args.episodes + args.test_episodes)]
     train, test = merge(episodes[: args.episodes]), merge(episodes[args.episodes :])
@@ -179,14 +184,12 @@ def main() -> None:
         flush=True,
     )
     seeds = list(range(VALIDATION_FIRST_SEED, VALIDATION_FIRST_SEED + args.validation_seeds))
-    full = recipe.model_copy(update={"episode_requests": 0})  # validate on full episodes
-    source = make_source(full.env_config().single(args.scenario, args.hardware))
     ref = run_scheduler(source, make_scheduler(args.base), seeds)
     base_waits = _waits(source, make_scheduler(args.base), seeds[0])
     print(f"{args.base}: validation SLA {ref['sla_rate']:.4f}; waits on seed {seeds[0]}: "
           f"{base_waits}", flush=True)  # fmt: skip
     rows = []
-    for weight in (float(w) for w in args.weights.split(",")):
+    for weight in args.weights:
         rows.append(_student(args, recipe, weight, (train, test, source, seeds, ref)))
         print(_line(args, rows[-1]), flush=True)
     result = {"args": {**vars(args), "out": str(args.out)}, "base_sla": ref["sla_rate"],
@@ -195,4 +198,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "deviation_probe.py")

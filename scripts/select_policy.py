@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from relmas.cli.common import run_script
 from relmas.env.sources import make_source
 from relmas.rl.evaluate import paired_delta, run_scheduler
 from relmas.rl.policy_scheduler import load_policy_scheduler
@@ -103,4 +104,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "select_policy.py")

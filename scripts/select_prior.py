@@ -16,6 +16,7 @@ import argparse
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
+from relmas.cli.common import run_script
 from relmas.env.sources import make_source
 from relmas.evaluation.runner import default_jobs
 from relmas.rl.evaluate import paired_delta, run_scheduler
@@ -64,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "select_prior.py")

@@ -81,3 +81,25 @@ def test_deviation_probe_fits_a_student_per_weight_and_reuses_its_labels(tmp_pat
     stamps = [p.stat().st_mtime_ns for p in labels]
     _run(*argv[:-2], "--weights", "20", "--out", str(tmp_path))
     assert [p.stat().st_mtime_ns for p in labels] == stamps  # labelled once, read back
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("scripts/select_prior.py", "--scenario", "nope"),
+        ("scripts/select_policy.py", "RUN", "--scenario", "nope"),
+        ("scripts/deviation_probe.py", "--scenario", "nope", "--out", "OUT"),
+        ("scripts/deviation_probe.py", "--base", "nope", "--out", "OUT"),
+    ],
+)
+def test_scripts_refuse_bad_input_in_one_line(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    out = tmp_path / "probe"
+    args = [{"RUN": str(tmp_path), "OUT": str(out)}.get(a, a) for a in argv]
+    proc = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and "unknown name 'nope'" in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()  # nothing written

@@ -149,3 +149,13 @@ def claim_sigterm() -> Any:
     if threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def run_script(main: Any, name: str) -> None:
+    """Run a script's ``main()`` under the CLI's contract: a :class:`UserError` is one line on
+    stderr and exit code 2, never a traceback (``scripts/*.py`` are part of the product)."""
+    try:
+        main()
+    except UserError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
