@@ -6,9 +6,11 @@ request waits, so each gets a heap fed by the engine's ``ready_log`` (as
 :class:`relmas.schedulers.base.OrderingScheduler` does); stale entries (dispatched, or a later
 layer) are skipped lazily. Planaria's score depends on ``now``, but only for requests that can
 still meet their deadline -- on ``heavy`` about 4-5 of them -- and once a request cannot meet its
-deadline its Planaria rank is static. So the meetable few are re-scored every step and the rest
-live in a heap. All keys come from the schedulers themselves (``key`` / ``rank`` /
-``feasible_unit``), never copied formulas, so the flags mean exactly what the heuristics do.
+deadline its Planaria rank is static; Planaria's own incremental queue
+(:meth:`PlanariaScheduler.meetable` / :meth:`~PlanariaScheduler.late`) keeps exactly that, so
+the env reads it rather than keeping a second copy. All orders come from the schedulers
+themselves (``key``, Planaria's queue, ``feasible_unit``), never copied formulas, so the flags
+mean exactly what the heuristics do.
 
 :meth:`Orderings.planaria_choice` is Planaria's first dispatch at this state (or ``None``: it
 would wait); applying it and re-asking reproduces Planaria's whole decision, which the tests
@@ -86,11 +88,9 @@ class Orderings:
         self._clear()
 
     def _clear(self) -> None:
-        """Forget everything about the previous simulator."""
+        """Forget everything about the previous simulator (Planaria's queue restarts itself)."""
         self._heaps = tuple(SortedEntries() for _ in self._static)
         self._keyed = [(s.key, h.entries) for s, h in zip(self._static, self._heaps, strict=True)]
-        self._meetable: dict[int, tuple[Request, int]] = {}
-        self._late = SortedEntries()  # Planaria order of requests that cannot meet deadlines
         self._ranked: list[Request] = []
         self._ranked_at = -1.0  # ``now`` of the last full re-scoring
 
@@ -100,30 +100,10 @@ class Orderings:
             rid, layer = r.rid, r.next_layer
             for key, entries in self._keyed:
                 insort(entries, (key(sim, r), rid, layer, r))
-            self._meetable[rid] = (r, layer)
         limit = 4 * len(sim.ready) + 32  # the test of ``compact``, inlined: it rarely fires
-        for heap in (*self._heaps, self._late):
+        for heap in self._heaps:
             if len(heap.entries) > limit:
                 heap.compact(len(sim.ready))
-
-    def _rank_planaria(self, sim: Simulator) -> list[Request]:
-        """Meetable requests in Planaria's order; the others move to the static ``_late`` heap."""
-        scored: list[tuple[float, int, Request]] = []
-        rank, meetable, gone = self._planaria.rank, self._meetable, []
-        for r, layer in meetable.values():
-            if r.state != WAITING or r.next_layer != layer:
-                gone.append(r.rid)
-                continue
-            meets, score = rank(sim, r)
-            if meets:
-                scored.append((-score, r.rid, r))
-            else:  # slack only shrinks while it waits: late for good (for this layer)
-                gone.append(r.rid)
-                self._late.push((-score, r.rid, layer, r))
-        for rid in gone:  # after the scan: a dict cannot shrink while it is iterated
-            del meetable[rid]
-        scored.sort()
-        return [r for _, _, r in scored]
 
     def update(self, sim: Simulator) -> None:
         """Bring the orderings to the simulator's current state (call once per decision).
@@ -138,7 +118,7 @@ class Orderings:
             self._ranked = [r for r in self._ranked if r.state == WAITING]
             return
         self._sync(sim)
-        self._ranked = self._rank_planaria(sim)
+        self._ranked = self._planaria.meetable(sim)
         self._ranked_at = sim.now_s
 
     def top(self) -> list[list[Request]]:
@@ -146,7 +126,7 @@ class Orderings:
         n, (sjf, laxity, edf) = self.depth, self._heaps
         planaria = self._ranked[:n]
         if len(planaria) < n:
-            planaria += self._late.top(n - len(planaria))
+            planaria += self._planaria.late(n - len(planaria))
         return [planaria, sjf.top(n), laxity.top(n), edf.top(n)]
 
     def planaria_choice(self, sim: Simulator) -> tuple[Request, int] | None:
@@ -157,7 +137,7 @@ class Orderings:
             a = feasible(sim, r, free)
             if a is not None:
                 return r, a
-        late = self._late.top(1)
+        late = self._planaria.late(1)
         if late:
             return late[0], best_free_accel(sim, late[0], free)
         if self._ranked and not sim.can_wait():  # Planaria's anti-deadlock fallback

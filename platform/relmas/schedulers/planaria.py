@@ -185,6 +185,16 @@ class PlanariaScheduler(Scheduler):
                 best = (cost, latency_s, a)
         return None if best is None else best[2]
 
+    def meetable(self, sim: Simulator) -> list[Request]:
+        """The waiting requests that can still meet their deadline, in the relmas form's order
+        (best first), from the incremental queue; call once per decision point, before
+        :meth:`late`. The RL env's candidate orderings read Planaria's order here too."""
+        return self._queue.meetable(sim, self._weight, _TINY_S)
+
+    def late(self, n: int) -> list[Request]:
+        """The first ``n`` waiting requests that cannot meet their deadline, in order."""
+        return self._queue.late(n)
+
     def decide(self, sim: Simulator) -> list[Decision]:
         """The form's order; relmas: feasible units, then spare ones; others: fastest free."""
         if self._form != "relmas":
@@ -192,14 +202,14 @@ class PlanariaScheduler(Scheduler):
             key = self.dysta_key if self._form == "dysta" else self.authors_key
             ordered = sorted(sim.ready.values(), key=lambda r: key(sim, r), reverse=True)
             return place_in_order(sim, ordered)
-        meetable = self._queue.meetable(sim, self._weight, _TINY_S)
+        meetable = self.meetable(sim)
         free = sim.free_accels
         if len(free) == 1:  # the common case (one unit just finished): the loop below, unrolled
             for req in meetable:
                 a = self.feasible_unit(sim, req, free)
                 if a is not None:
                     return [Dispatch(req, a)]
-            late = self._queue.late(1)
+            late = self.late(1)
             if late:
                 return [Dispatch(late[0], free[0])]
             if meetable and (self._work_conserving or not sim.can_wait()):
@@ -220,7 +230,7 @@ class PlanariaScheduler(Scheduler):
                 continue
             free.remove(a)
             out.append(Dispatch(req, a))
-        for req in self._queue.late(len(free)):  # cannot meet their deadline: fastest unit
+        for req in self.late(len(free)):  # cannot meet their deadline: fastest unit
             a = best_free_accel(sim, req, free)
             free.remove(a)
             out.append(Dispatch(req, a))
