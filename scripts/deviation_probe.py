@@ -47,6 +47,11 @@ from relmas.rl.recipe import Recipe
 from relmas.rl.teacher import teacher_params
 from relmas.schedulers.registry import make_scheduler
 
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module doc as written, and every option's default in ``--help``."""
+
+
 RECIPE = Path(__file__).resolve().parents[1] / "tune_configs" / "train_default.yaml"
 
 
@@ -132,7 +137,7 @@ def _student(args: argparse.Namespace, recipe: Recipe, weight: float, data: Any)
 
     train, test, source, seeds, ref = data
     module = _fit(args, recipe, weight, train)
-    policy = args.out / f"student_w{weight:g}"
+    policy = args.out / f"student_w{weight:g}{'_nowait' if args.drop_wait_departures else ''}"
     export_module(module, policy, {**policy_meta(recipe, 0), "imitation_round": 0})
     m = run_scheduler(source, load_policy_scheduler(policy), seeds)
     return {
@@ -157,17 +162,21 @@ def _line(args: argparse.Namespace, row: dict) -> str:
 
 def main() -> None:
     """Label, fit one student per weight, print one line per student."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--scenario", default="heavy", help="scenario preset (default: heavy)")
-    ap.add_argument("--hardware", default="2s2e", help="chip (default: 2s2e)")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
+    ap.add_argument("--scenario", default="heavy", help="scenario preset")
+    ap.add_argument("--hardware", default="2s2e", help="chip")
     ap.add_argument("--base", default="planaria?priority_exponent=0.5", help="the teacher's base")
-    ap.add_argument("--episodes", type=positive_int, default=40, help="training (default: 40)")
-    ap.add_argument("--test-episodes", type=positive_int, default=7, help="held out (default: 7)")
-    ap.add_argument("--weights", type=float_list, default=[20.0, 200.0],
-                    help="departure weights, comma-separated (default: 20,200)")  # fmt: skip
+    ap.add_argument("--episodes", type=positive_int, default=40, help="training episodes")
+    ap.add_argument("--test-episodes", type=positive_int, default=7, help="held-out episodes")
+    ap.add_argument("--weights", type=float_list, default="20,200", help="departure weights")
     ap.add_argument("--epochs", type=int, default=0, help="supervised passes (0: the recipe's)")
-    ap.add_argument("--validation-seeds", type=positive_int, default=6, help="5000.. (default: 6)")
-    ap.add_argument("--out", type=Path, default=Path("relmas_out/deviation_probe"))
+    ap.add_argument("--validation-seeds", type=positive_int, default=6, help="seeds 5000..")
+    ap.add_argument(
+        "--drop-wait-departures",
+        action="store_true",
+        help="train without the states where the teacher's departure is a wait",
+    )
+    ap.add_argument("--out", type=Path, default=Path("relmas_out/deviation_probe"), help="output")
     args = ap.parse_args()
     recipe = _recipe(args)  # bad input fails here and below, before anything is written
     full = recipe.model_copy(update={"episode_requests": 0})  # validate on full episodes
@@ -177,6 +186,9 @@ def main() -> None:
     t0 = time.perf_counter()
     episodes = [_labels(args, recipe, s) for s in range(args.episodes + args.test_episodes)]
     train, test = merge(episodes[: args.episodes]), merge(episodes[args.episodes :])
+    if args.drop_wait_departures:  # are the reorderings learnable without the waits?
+        waits = train["deviates"] & train["label"][:, -1]  # the last action is "wait"
+        train = {k: v[~waits] for k, v in train.items()}
     print(
         f"labelled {args.episodes}+{args.test_episodes} episodes in "
         f"{time.perf_counter() - t0:.0f} s: {len(train['obs'])} training states "
@@ -194,7 +206,8 @@ def main() -> None:
         print(_line(args, rows[-1]), flush=True)
     result = {"args": {**vars(args), "out": str(args.out)}, "base_sla": ref["sla_rate"],
               "base_waits_first_seed": base_waits}  # fmt: skip
-    (args.out / "results.json").write_text(json.dumps({**result, "rows": rows}, indent=2))
+    name = "results_nowait.json" if args.drop_wait_departures else "results.json"
+    (args.out / name).write_text(json.dumps({**result, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":
