@@ -27,6 +27,7 @@ measures which, on one (scenario, chip) pair:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -66,12 +67,15 @@ def _recipe(args: argparse.Namespace) -> Recipe:
 
 def _labels(args: argparse.Namespace, recipe: Recipe, seed: int) -> dict[str, np.ndarray]:
     """One teacher-labelled episode (teacher acting), from the cache if there."""
-    path = args.out / f"labels_{args.scenario}_{args.hardware}_{seed}.npz"
+    imitation = recipe.imitation
+    assert imitation is not None
+    # the cache key names everything the labels depend on, so another base never reads them
+    made_by = f"{args.base}|{recipe.episode_requests}|{imitation.keep_plain}|{recipe.gamma}"
+    tag = hashlib.sha256(made_by.encode()).hexdigest()[:10]
+    path = args.out / f"labels_{args.scenario}_{args.hardware}_{tag}_{seed}.npz"
     if path.is_file():
         with np.load(path) as data:
             return dict(data)
-    imitation = recipe.imitation
-    assert imitation is not None
     teacher = make_scheduler(imitation.teacher, teacher_params(imitation, args.base))
     env = MultiAccelEnv(recipe.env_config().as_mapping())
     out = collect_episode(
