@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from relmas.cli.common import float_list, positive_int, run_script
+from relmas.cli.common import float_list, non_negative_int, positive_int, run_script
 from relmas.env.multi_accel import MultiAccelEnv
 from relmas.env.sources import make_source
 from relmas.rl.dagger import VALIDATION_FIRST_SEED, merge
@@ -59,7 +59,7 @@ RECIPE = Path(__file__).resolve().parents[1] / "tune_configs" / "train_default.y
 def _recipe(args: argparse.Namespace) -> Recipe:
     data = yaml.safe_load(RECIPE.read_text())
     data.pop("out", None)
-    data.update(scenario=args.scenario, hardware=args.hardware)
+    data.update(scenario=args.scenario, hardware=args.hardware, wait_slack=args.wait_slack)
     if args.epochs:
         data["imitation"] = {**data["imitation"], "epochs": args.epochs}
     return Recipe.model_validate(data)
@@ -71,6 +71,7 @@ def _labels(args: argparse.Namespace, recipe: Recipe, seed: int) -> dict[str, np
     assert imitation is not None
     # the cache key names everything the labels depend on, so another base never reads them
     made_by = f"{args.base}|{recipe.episode_requests}|{imitation.keep_plain}|{recipe.gamma}"
+    made_by += "|wait_slack" if recipe.wait_slack else ""  # another observation layout
     tag = hashlib.sha256(made_by.encode()).hexdigest()[:10]
     path = args.out / f"labels_{args.scenario}_{args.hardware}_{tag}_{seed}.npz"
     if path.is_file():
@@ -135,17 +136,28 @@ def _waits(source: Any, sched: Any, seed: int) -> int:
     return waits
 
 
-def _student(args: argparse.Namespace, recipe: Recipe, weight: float, data: Any) -> dict:
-    """Fit, export and measure one student; its result row."""
-    from relmas.rl.trainer import policy_meta
+def _student_labels(args: argparse.Namespace, recipe: Recipe, policy: Path, round_no: int) -> Any:
+    """DAgger: episodes the student acts in (its own mistakes included), labelled by the
+    teacher (training seeds from 100 on, new ones each round)."""
+    imitation = recipe.imitation
+    assert imitation is not None
+    teacher = make_scheduler(imitation.teacher, teacher_params(imitation, args.base))
+    env, student = MultiAccelEnv(recipe.env_config().as_mapping()), load_policy_scheduler(policy)
+    first = 100 + round_no * args.dagger_episodes
+    return merge([
+        collect_episode(
+            env, teacher, student, pair=(args.scenario, args.hardware), episode_seed=s, beta=0.0,
+            keep_plain=imitation.keep_plain, seed=s, gamma=recipe.gamma,
+        ).arrays()
+        for s in range(first, first + args.dagger_episodes)
+    ])  # fmt: skip
 
-    train, test, source, seeds, ref = data
-    module = _fit(args, recipe, weight, train)
-    policy = args.out / f"student_w{weight:g}{'_nowait' if args.drop_wait_departures else ''}"
-    export_module(module, policy, {**policy_meta(recipe, 0), "imitation_round": 0})
+
+def _measure(args: argparse.Namespace, module: Any, policy: Path, data: Any) -> dict:
+    """A fitted, exported student's held-out counts, validation result and waits."""
+    _, test, source, seeds, ref = data
     m = run_scheduler(source, load_policy_scheduler(policy), seeds)
     return {
-        "deviation_weight": weight,
         **_held_out(module, test),
         "waits_first_seed": _waits(source, load_policy_scheduler(policy), seeds[0]),
         "validation": paired_delta(m["sla_rate_per_seed"], ref["sla_rate_per_seed"]),
@@ -153,10 +165,32 @@ def _student(args: argparse.Namespace, recipe: Recipe, weight: float, data: Any)
     }
 
 
+def _student(args: argparse.Namespace, recipe: Recipe, weight: float, data: Any) -> dict:
+    """Fit, export and measure one student (then refit after each DAgger round); its row."""
+    from relmas.rl.trainer import policy_meta
+
+    train = data[0]
+    tags = "_nowait" * args.drop_wait_departures + "_waitslack" * args.wait_slack
+    policy = args.out / f"student_w{weight:g}{tags}"
+    row: dict[str, Any] = {"deviation_weight": weight, "dagger": []}
+    for round_no in range(args.dagger_rounds + 1):
+        if round_no:
+            train = merge([train, _student_labels(args, recipe, policy, round_no - 1)])
+        module = _fit(args, recipe, weight, train)
+        export_module(module, policy, {**policy_meta(recipe, 0), "imitation_round": round_no})
+        result = {"round": round_no, "states": len(train["obs"]),
+                  **_measure(args, module, policy, data)}  # fmt: skip
+        row["dagger"].append(result)
+        if args.dagger_rounds:
+            print(_line(args, {**row, **result}), flush=True)
+    return {**row, **row["dagger"][-1]}
+
+
 def _line(args: argparse.Namespace, row: dict) -> str:
     d = row["validation"]
+    dagger = f" after DAgger round {row['round']}" if row["round"] else ""
     return (
-        f"weight {row['deviation_weight']:g}: held-out departures right "
+        f"weight {row['deviation_weight']:g}{dagger}: held-out departures right "
         f"{row['departures_right']}/{row['departures']}, other states wrong "
         f"{row['other_states_wrong']}/{row['other_states']}; validation SLA vs {args.base} "
         f"{d['mean']:+.4f} +- {d['stderr']:.4f} (W/L/T {d['wins']}/{d['losses']}/{d['ties']}); "
@@ -164,8 +198,8 @@ def _line(args: argparse.Namespace, row: dict) -> str:
     )
 
 
-def main() -> None:
-    """Label, fit one student per weight, print one line per student."""
+def _parse() -> argparse.Namespace:
+    """The command line (every option's default in ``--help``)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
     ap.add_argument("--scenario", default="heavy", help="scenario preset")
     ap.add_argument("--hardware", default="2s2e", help="chip")
@@ -180,8 +214,35 @@ def main() -> None:
         action="store_true",
         help="train without the states where the teacher's departure is a wait",
     )
+    ap.add_argument(
+        "--dagger-rounds",
+        type=non_negative_int,
+        default=0,
+        help="rounds in which the student acts and the teacher labels its states",
+    )
+    ap.add_argument(
+        "--dagger-episodes",
+        type=positive_int,
+        default=8,
+        help="student-driven episodes labelled per DAgger round",
+    )
+    ap.add_argument(
+        "--gate",
+        action="store_true",
+        help="fit only a departure gate (no students) and print its recall at fixed flag rates",
+    )
+    ap.add_argument(
+        "--wait-slack",
+        action="store_true",
+        help="observe each candidate's slack after waiting for each unit type (env wait_slack)",
+    )
     ap.add_argument("--out", type=Path, default=Path("relmas_out/deviation_probe"), help="output")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main() -> None:
+    """Label, then fit one student per weight (or a gate), print one line per result."""
+    args = _parse()
     recipe = _recipe(args)  # bad input fails here and below, before anything is written
     full = recipe.model_copy(update={"episode_requests": 0})  # validate on full episodes
     source = make_source(full.env_config().single(args.scenario, args.hardware))
@@ -199,6 +260,9 @@ def main() -> None:
         f"({int(train['deviates'].sum())} departures)",
         flush=True,
     )
+    if args.gate:
+        _gate(args, recipe, train, test)
+        return
     seeds = list(range(VALIDATION_FIRST_SEED, VALIDATION_FIRST_SEED + args.validation_seeds))
     ref = run_scheduler(source, make_scheduler(args.base), seeds)
     base_waits = _waits(source, make_scheduler(args.base), seeds[0])
@@ -207,11 +271,30 @@ def main() -> None:
     rows = []
     for weight in args.weights:
         rows.append(_student(args, recipe, weight, (train, test, source, seeds, ref)))
-        print(_line(args, rows[-1]), flush=True)
-    result = {"args": {**vars(args), "out": str(args.out)}, "base_sla": ref["sla_rate"],
-              "base_waits_first_seed": base_waits}  # fmt: skip
-    name = "results_nowait.json" if args.drop_wait_departures else "results.json"
-    (args.out / name).write_text(json.dumps({**result, "rows": rows}, indent=2))
+        if not args.dagger_rounds:
+            print(_line(args, rows[-1]), flush=True)
+    result = {"base_sla": ref["sla_rate"], "base_waits_first_seed": base_waits, "rows": rows}
+    _write(args, "", result)
+
+
+def _gate(args: argparse.Namespace, recipe: Recipe, train: Any, test: Any) -> None:
+    """Can the departures at least be *found* cheaply? (scripts/probe_gate.py)"""
+    from probe_gate import gate_recall
+
+    assert recipe.imitation is not None
+    gate = gate_recall(train, test, recipe.imitation.keep_plain, seed=recipe.seed)
+    found = ", ".join(f"{float(r):.0%}: {v:.2f}" for r, v in gate.items())
+    print(f"gate: share of held-out departures flagged when flagging {found} of the decisions")
+    _write(args, "_gate", {"gate_recall": gate})
+
+
+def _write(args: argparse.Namespace, kind: str, result: dict) -> None:
+    """``results<kind><variant>.json`` in ``--out``, with the arguments that made it."""
+    name = "results" + kind + "_nowait" * args.drop_wait_departures
+    name += "_waitslack" * args.wait_slack
+    name += f"_dagger{args.dagger_rounds}" if args.dagger_rounds else ""
+    result = {"args": {**vars(args), "out": str(args.out)}, **result}
+    (args.out / f"{name}.json").write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,17 @@ REPO = Path(__file__).resolve().parents[2]
 CFG: dict[str, Any] = {"scenario": "toy", "hardware": "2s1e", "seeds": [4], "num_requests": 40}
 # The same chip in 6 unit slots with the known types listed the other way round.
 PADDED: dict[str, Any] = {**CFG, "types": ["eyeriss", "simba"], "max_units": 6}
+# The opt-in block: each candidate's slack after waiting for a unit of each type.
+WAIT: dict[str, Any] = {**PADDED, "wait_slack": True}
+
+
+def _free_in_s(env: MultiAccelEnv, k: int) -> float:
+    """Seconds until a unit of known type ``k`` is free (0 if one is, inf if the chip has none)."""
+    sim, enc = env.sim, env.encoder
+    assert sim is not None
+    units = [a for a in range(enc.chip.num_accels) if enc.view.unit_type[a] == k]
+    waits = [0.0 if a in sim.free_accels else sim.busy_remaining_s(a) for a in units]
+    return min(waits, default=float("inf"))
 
 
 def _expected_candidate(env: MultiAccelEnv, i: int) -> dict[str, float]:
@@ -47,6 +58,10 @@ def _expected_candidate(env: MultiAccelEnv, i: int) -> dict[str, float]:
         )
         rest = chip.remaining_best_s[m][layer + 1]
         out[f"type_slack[{k}]"] = (r.deadline_s - now - chip.latency_s[m][t][layer] - rest) / iso
+        if enc.layout.wait_slack:
+            after = now + min(_free_in_s(env, k), 10.0 * enc.time_scale_s)
+            run_s = chip.latency_s[m][t][layer]
+            out[f"wait_slack[{k}]"] = (r.deadline_s - after - run_s - rest) / iso
     return out
 
 
@@ -94,7 +109,7 @@ def _check(obs: np.ndarray, layout: ObsLayout, expected: dict[str, float], **whe
         assert got == pytest.approx(np.clip(value, -10, 10), rel=1e-5, abs=1e-6), (name, where)
 
 
-@pytest.mark.parametrize("config", [CFG, PADDED], ids=["own", "padded"])
+@pytest.mark.parametrize("config", [CFG, PADDED, WAIT], ids=["own", "padded", "wait_slack"])
 def test_named_fields_hold_what_their_names_say(config: dict[str, Any]) -> None:
     env = MultiAccelEnv(config)
     layout = env.encoder.layout
@@ -123,6 +138,11 @@ def test_layout_dimensions_and_round_trip() -> None:
     assert layout.accel_dim == 1 + 2 + 5 + 1 and layout.global_dim == 5 + 2 * 2 + 1
     assert layout.obs_dim == 3 * layout.candidate_dim + 5 * layout.accel_dim + layout.global_dim
     assert ObsLayout.from_dict(layout.to_dict()) == layout
+    older = {k: v for k, v in layout.to_dict().items() if k != "wait_slack"}  # a v2 policy.json
+    assert ObsLayout.from_dict(older) == layout
+    waiting = ObsLayout(top_k=3, num_accels=5, num_types=2, hints=True, wait_slack=True)
+    assert waiting.candidate_dim == layout.candidate_dim + 2
+    assert ObsLayout.from_dict(waiting.to_dict()).with_units(9).wait_slack
     assert layout.with_units(9).num_accels == 9 and layout.with_units(9).top_k == 3
     plain = ObsLayout(top_k=3, num_accels=5, num_types=2, hints=False)
     assert "planaria_unit" not in plain.unit_fields and plain.global_dim == 5 + 2 * 2

@@ -83,16 +83,47 @@ def test_deviation_probe_fits_a_student_per_weight_and_reuses_its_labels(tmp_pat
     assert [p.stat().st_mtime_ns for p in labels] == stamps  # labelled once, read back
 
 
+def test_deviation_probe_runs_dagger_rounds_and_a_gate(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    import json
+
+    argv = (
+        "scripts/deviation_probe.py", "--scenario", "toy", "--episodes", "1",
+        "--test-episodes", "1", "--epochs", "1", "--validation-seeds", "1",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    lines = _run(*argv, "--weights", "20", "--dagger-rounds", "1", "--dagger-episodes", "1")
+    assert [line.split(":")[0] for line in lines.splitlines()[2:]] == [
+        "weight 20", "weight 20 after DAgger round 1",
+    ]  # fmt: skip
+    (row,) = json.loads((tmp_path / "results_dagger1.json").read_text())["rows"]
+    rounds = row["dagger"]
+    assert [r["round"] for r in rounds] == [0, 1]
+    assert rounds[1]["states"] > rounds[0]["states"]  # the student's own states were added
+    lines = _run(*argv, "--gate", "--wait-slack").splitlines()
+    assert len(lines) == 2 and lines[1].startswith("gate: share of held-out departures")
+    gate = json.loads((tmp_path / "results_gate_waitslack.json").read_text())["gate_recall"]
+    assert list(gate) == ["0.01", "0.02", "0.05", "0.1", "0.2"]
+    assert all(0.0 <= v <= 1.0 for v in gate.values())
+    assert len(list(tmp_path.glob("labels_toy_2s2e_*.npz"))) == 4  # another layout: relabelled
+
+
+NOPE = "unknown name 'nope'"
+
+
 @pytest.mark.parametrize(
-    "argv",
+    ("argv", "says"),
     [
-        ("scripts/select_prior.py", "--scenario", "nope"),
-        ("scripts/select_policy.py", "RUN", "--scenario", "nope"),
-        ("scripts/deviation_probe.py", "--scenario", "nope", "--out", "OUT"),
-        ("scripts/deviation_probe.py", "--base", "nope", "--out", "OUT"),
+        (("scripts/select_prior.py", "--scenario", "nope"), NOPE),
+        (("scripts/select_policy.py", "RUN", "--scenario", "nope"), NOPE),
+        (("scripts/deviation_probe.py", "--scenario", "nope", "--out", "OUT"), NOPE),
+        (("scripts/deviation_probe.py", "--base", "nope", "--out", "OUT"), NOPE),
+        (("scripts/deviation_probe.py", "--dagger-rounds", "-1", "--out", "OUT"), "must be >= 0"),
     ],
 )
-def test_scripts_refuse_bad_input_in_one_line(tmp_path: Path, argv: tuple[str, ...]) -> None:
+def test_scripts_refuse_bad_input_in_one_line(
+    tmp_path: Path, argv: tuple[str, ...], says: str
+) -> None:
     out = tmp_path / "probe"
     args = [{"RUN": str(tmp_path), "OUT": str(out)}.get(a, a) for a in argv]
     proc = subprocess.run(
@@ -100,6 +131,6 @@ def test_scripts_refuse_bad_input_in_one_line(tmp_path: Path, argv: tuple[str, .
     )
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
-    assert len(errors) == 1 and "unknown name 'nope'" in errors[0], proc.stderr
+    assert len(errors) == 1 and says in errors[0], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()  # nothing written

@@ -65,6 +65,9 @@ class EnvConfig(BaseModel):
     planaria_params: dict[str, Any] = Field(
         default_factory=dict, description="Planaria variant behind the flags and the prior"
     )
+    wait_slack: bool = Field(
+        False, description="add each candidate's slack after waiting for each unit type"
+    )
     reward: dict[str, Any] | None = Field(
         None, description="{name: preset, <coefficient>: value} (None: the relmas preset)"
     )

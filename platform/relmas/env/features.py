@@ -76,6 +76,7 @@ class FeatureEncoder:
         planaria_params: Mapping[str, Any] | None = None,
         types: Sequence[str] | None = None,
         max_units: int | None = None,
+        wait_slack: bool = False,
     ) -> None:
         if top_k < 1:
             raise ValueError("top_k must be >= 1")
@@ -108,7 +109,7 @@ class FeatureEncoder:
             Orderings(self.rank_depth, planaria_variant(self.planaria_params)) if hint else None
         )
         self._simple = None if hint else DeadlineWorkOrderings(top_k)
-        self.layout = layout = ObsLayout(top_k, slots, self.num_types, hint)
+        self.layout = layout = ObsLayout(top_k, slots, self.num_types, hint, wait_slack)
         self.candidate_dim = layout.candidate_dim
         self.accel_dim = layout.accel_dim
         self.global_dim = layout.global_dim
@@ -188,10 +189,11 @@ class FeatureEncoder:
         numpy applies but ~2x cheaper than converting three partial lists through numpy.
         """
         cands = self.candidates = self.select_candidates(sim)
-        flat = self._candidate_values(sim, cands)
         rate, rem = sim.rates(), sim.remaining_work_s  # read once: both walk the busy units
+        free_in = self._type_free_in(sim, rate, rem)
+        flat = self._candidate_values(sim, cands, free_in if self.layout.wait_slack else None)
         flat += self._accel_values(sim, rate, rem)
-        flat += self._global_values(sim, rate, rem)
+        flat += self._global_values(sim, free_in)
         if self.orderings is not None:
             self._encode_hints(flat)
         obs = self.obs
@@ -217,9 +219,12 @@ class FeatureEncoder:
         flat[self._unit_flag_index[a]] = 1.0
         self.prior[a] = 1.0
 
-    def _candidate_values(self, sim: Simulator, cands: list[Request]) -> list[float]:
-        """Candidate rows (dynamic values, static per-type row, per-type slack, heuristic
-        flags), zero-padded."""
+    def _candidate_values(
+        self, sim: Simulator, cands: list[Request], free_in: list[float] | None
+    ) -> list[float]:
+        """Candidate rows (dynamic values, static per-type row, per-type slack, with
+        ``free_in`` the per-type slack after waiting for a unit of the type, heuristic flags),
+        zero-padded."""
         view, now, scale = self.view, sim.now_s, self.priority_scale
         chip = self.chip
         iso, best, static = chip.isolated_latency_s, chip.remaining_best_s, view.static_rows
@@ -236,7 +241,12 @@ class FeatureEncoder:
                 r.priority / scale,
             )
             flat += static[m][layer]
-            flat += type_slack(m, layer, r.deadline_s, now)
+            slack = type_slack(m, layer, r.deadline_s, now)
+            flat += slack
+            if free_in is not None:  # the wait costs free_in (in time_scale_s) on each type
+                w = self.time_scale_s / iso_s
+                pairs = zip(slack, free_in, strict=True)
+                flat += [s if s <= -CLIP else s - f * w for s, f in pairs]
             flat += flags
         flat += self._candidate_pad[len(cands)]
         return flat
@@ -261,7 +271,7 @@ class FeatureEncoder:
         flat += self._slot_pad
         return flat
 
-    def _global_values(self, sim: Simulator, rate: list[float], rem: list[float]) -> list[float]:
+    def _global_values(self, sim: Simulator, free_in: list[float]) -> list[float]:
         """DRAM load, queue length, free fraction, arrival progress, episode time, per known
         type the unit share and the time until one is free (+ flag)."""
         total = max(len(sim.specs), 1)
@@ -272,7 +282,7 @@ class FeatureEncoder:
             1.0 - sim.arrivals_left / total,
             sim.now_s / (sim.specs[-1].arrival_s + self.time_scale_s) if sim.specs else 0.0,
             *self._type_units,
-            *self._type_free_in(sim, rate, rem),
+            *free_in,
             *self._global_pad,
         ]
 

@@ -15,8 +15,8 @@ chip whose units are of known types, up to ``num_accels`` units; the pair head s
 The flat vector is ``K`` candidate rows, then ``N`` unit rows, then the globals:
 
 * candidate row: :data:`CANDIDATE_FIELDS`, then :data:`TYPE_FIELDS` for each known type
-  (type-major), then :data:`TYPE_SLACK` for each known type, then (``heuristic`` rule) the
-  :data:`HINT_FIELDS`;
+  (type-major), then :data:`TYPE_SLACK` for each known type, then (``wait_slack`` option)
+  :data:`WAIT_SLACK` for each known type, then (``heuristic`` rule) the :data:`HINT_FIELDS`;
 * unit row: ``present``, a one-hot of its type, :data:`UNIT_FIELDS`, then (``heuristic``)
   ``planaria_unit``;
 * globals: :data:`GLOBAL_FIELDS`, then :data:`GLOBAL_TYPE_FIELDS` for each known type, then
@@ -51,6 +51,11 @@ TYPE_SLACK = {
     "type_slack": "(deadline - now - next layer on this type - best-case rest) / isolated "
     "latency: >= 0 if the request still meets its deadline when its next layer runs on this "
     "type now (-10 where the chip has no unit of the type)",
+}
+WAIT_SLACK = {
+    "wait_slack": "(deadline - now - time until a unit of this type is free - next layer on "
+    "this type - best-case rest) / isolated latency: the slack if the request waits for this "
+    "type (= type_slack where one is free; -10 where the chip has none)",
 }
 HINT_FIELDS = {
     "planaria_choice": "1 if this is Planaria's next dispatch",
@@ -110,6 +115,7 @@ class ObsLayout:
     num_accels: int
     num_types: int
     hints: bool
+    wait_slack: bool = False  # opt-in (env config ``wait_slack``); older policies lack it
 
     @cached_property
     def candidate_fields(self) -> tuple[str, ...]:
@@ -117,7 +123,8 @@ class ObsLayout:
         types = range(self.num_types)
         per_type = tuple(f"{f}[{t}]" for t in types for f in TYPE_FIELDS)
         slack = tuple(f"{f}[{t}]" for t in types for f in TYPE_SLACK)
-        return (*CANDIDATE_FIELDS, *per_type, *slack, *(HINT_FIELDS if self.hints else ()))
+        wait = tuple(f"{f}[{t}]" for t in types for f in WAIT_SLACK) if self.wait_slack else ()
+        return (*CANDIDATE_FIELDS, *per_type, *slack, *wait, *(HINT_FIELDS if self.hints else ()))
 
     @cached_property
     def unit_fields(self) -> tuple[str, ...]:
@@ -193,17 +200,18 @@ class ObsLayout:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :meth:`from_dict` turns back into this layout."""
-        return {k: getattr(self, k) for k in ("top_k", "num_accels", "num_types", "hints")}
+        keys = ("top_k", "num_accels", "num_types", "hints", "wait_slack")
+        return {k: getattr(self, k) for k in keys}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ObsLayout:
         """The layout :meth:`to_dict` wrote."""
         return cls(int(data["top_k"]), int(data["num_accels"]), int(data["num_types"]),
-                   bool(data["hints"]))  # fmt: skip
+                   bool(data["hints"]), bool(data.get("wait_slack", False)))  # fmt: skip
 
     def with_units(self, num_accels: int) -> ObsLayout:
         """The same layout with another number of unit slots (a pair head runs on any)."""
-        return ObsLayout(self.top_k, num_accels, self.num_types, self.hints)
+        return ObsLayout(self.top_k, num_accels, self.num_types, self.hints, self.wait_slack)
 
 
 def markdown_table() -> str:
@@ -212,6 +220,7 @@ def markdown_table() -> str:
     blocks = (
         ("candidate (x top_k)", CANDIDATE_FIELDS),
         ("candidate, per known type", {**TYPE_FIELDS, **TYPE_SLACK}),
+        ("candidate, per known type, `wait_slack` option", WAIT_SLACK),
         ("candidate, heuristic rule", HINT_FIELDS),
         ("unit (x unit slots)", UNIT_HEAD | UNIT_FIELDS),
         ("unit, heuristic rule", UNIT_HINT),

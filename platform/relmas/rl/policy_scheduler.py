@@ -74,6 +74,7 @@ class PolicyScheduler(Scheduler):
             r.planaria_params,
             types=self.meta["types"],
             max_units=slots if slots is not None and slots >= sim.chip.num_accels else None,
+            wait_slack=r.wait_slack,
         )
         self._check_chip(enc)
         self.encoder = enc

@@ -120,6 +120,9 @@ class Recipe(BaseModel):
         description="Planaria variant behind the flags and the prior, e.g. "
         "priority_exponent=0.5 ({} = the paper's)",
     )
+    wait_slack: bool = Field(
+        False, description="observe each candidate's slack after waiting for each unit type"
+    )
     reward: dict[str, Any] = Field(
         default_factory=lambda: {"name": "relmas"},
         description="reward preset (sla, relmas, energy) and coefficient overrides, e.g. "
@@ -206,6 +209,7 @@ class Recipe(BaseModel):
                 "top_k": self.top_k,
                 "candidates": self.candidates,
                 "planaria_params": dict(self.planaria_params),
+                "wait_slack": self.wait_slack,
                 "reward": dict(self.reward),
                 "decision_period_s": self.decision_period_s,
                 "fault_injection": fault,
