@@ -171,7 +171,7 @@ def _student(args: argparse.Namespace, recipe: Recipe, weight: float, data: Any)
 
     train = data[0]
     tags = "_nowait" * args.drop_wait_departures + "_waitslack" * args.wait_slack
-    policy = args.out / f"student_w{weight:g}{tags}"
+    policy = args.out / f"{args.scenario}_{args.hardware}_student_w{weight:g}{tags}"
     row: dict[str, Any] = {"deviation_weight": weight, "dagger": []}
     for round_no in range(args.dagger_rounds + 1):
         if round_no:
@@ -289,8 +289,9 @@ def _gate(args: argparse.Namespace, recipe: Recipe, train: Any, test: Any) -> No
 
 
 def _write(args: argparse.Namespace, kind: str, result: dict) -> None:
-    """``results<kind><variant>.json`` in ``--out``, with the arguments that made it."""
-    name = "results" + kind + "_nowait" * args.drop_wait_departures
+    """``<scenario>_<chip>_results<kind><variant>.json`` in ``--out``, with its arguments."""
+    name = f"{args.scenario}_{args.hardware}_results" + kind
+    name += "_nowait" * args.drop_wait_departures
     name += "_waitslack" * args.wait_slack
     name += f"_dagger{args.dagger_rounds}" if args.dagger_rounds else ""
     result = {"args": {**vars(args), "out": str(args.out)}, **result}

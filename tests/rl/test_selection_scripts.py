@@ -72,10 +72,10 @@ def test_deviation_probe_fits_a_student_per_weight_and_reuses_its_labels(tmp_pat
     assert [line.split(":")[0] for line in lines[2:]] == ["weight 20", "weight 200"]
     assert all("validation SLA vs planaria?priority_exponent=0.5" in line for line in lines[2:])
     assert all("waits on seed 5000: " in line for line in lines[1:])
-    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    rows = json.loads((tmp_path / "toy_2s2e_results.json").read_text())["rows"]
     assert [r["deviation_weight"] for r in rows] == [20.0, 200.0]
     assert all(0 <= r["departures_right"] <= r["departures"] for r in rows)
-    assert (tmp_path / "student_w200" / "policy.npz").is_file()
+    assert (tmp_path / "toy_2s2e_student_w200" / "policy.npz").is_file()
     labels = sorted(tmp_path.glob("labels_toy_2s2e_*.npz"))
     assert len(labels) == 2
     stamps = [p.stat().st_mtime_ns for p in labels]
@@ -96,13 +96,14 @@ def test_deviation_probe_runs_dagger_rounds_and_a_gate(tmp_path: Path) -> None:
     assert [line.split(":")[0] for line in lines.splitlines()[2:]] == [
         "weight 20", "weight 20 after DAgger round 1",
     ]  # fmt: skip
-    (row,) = json.loads((tmp_path / "results_dagger1.json").read_text())["rows"]
+    (row,) = json.loads((tmp_path / "toy_2s2e_results_dagger1.json").read_text())["rows"]
     rounds = row["dagger"]
     assert [r["round"] for r in rounds] == [0, 1]
     assert rounds[1]["states"] > rounds[0]["states"]  # the student's own states were added
     lines = _run(*argv, "--gate", "--wait-slack").splitlines()
     assert len(lines) == 2 and lines[1].startswith("gate: share of held-out departures")
-    gate = json.loads((tmp_path / "results_gate_waitslack.json").read_text())["gate_recall"]
+    gate_file = tmp_path / "toy_2s2e_results_gate_waitslack.json"
+    gate = json.loads(gate_file.read_text())["gate_recall"]
     assert list(gate) == ["0.01", "0.02", "0.05", "0.1", "0.2"]
     assert all(0.0 <= v <= 1.0 for v in gate.values())
     assert len(list(tmp_path.glob("labels_toy_2s2e_*.npz"))) == 4  # another layout: relabelled
