@@ -20,6 +20,12 @@ measures which, on one (scenario, chip) pair:
    paired, and the decisions that waited with a unit free are counted on the first of them (a
    policy's own mistakes lead it to states the teacher never visited, where they compound).
 
+Variants (docs/rl.md, "Where it loses"): ``--wait-slack`` labels and fits with the env's
+``wait_slack`` observation block; ``--dagger-rounds N`` lets each student drive
+``--dagger-episodes`` more episodes per round, labelled by the teacher, and refits it on
+everything (DAgger with its own mistakes); ``--gate`` fits no student, only a classifier that
+flags departure states, and reports how many it finds per share of decisions flagged.
+
     python scripts/deviation_probe.py --scenario heavy --hardware 2s2e --episodes 40 \\
         --test-episodes 7 --weights 20,50,200 --validation-seeds 10
 """
