@@ -171,13 +171,17 @@ def _measure(args: argparse.Namespace, module: Any, policy: Path, data: Any) -> 
     }
 
 
+def _variant(args: argparse.Namespace) -> str:
+    """The suffix that keeps the outputs of the probe's variants apart."""
+    return "_nowait" * args.drop_wait_departures + "_waitslack" * args.wait_slack
+
+
 def _student(args: argparse.Namespace, recipe: Recipe, weight: float, data: Any) -> dict:
     """Fit, export and measure one student (then refit after each DAgger round); its row."""
     from relmas.rl.trainer import policy_meta
 
     train = data[0]
-    tags = "_nowait" * args.drop_wait_departures + "_waitslack" * args.wait_slack
-    policy = args.out / f"{args.scenario}_{args.hardware}_student_w{weight:g}{tags}"
+    policy = args.out / f"{args.scenario}_{args.hardware}_student_w{weight:g}{_variant(args)}"
     row: dict[str, Any] = {"deviation_weight": weight, "dagger": []}
     for round_no in range(args.dagger_rounds + 1):
         if round_no:
@@ -296,9 +300,7 @@ def _gate(args: argparse.Namespace, recipe: Recipe, train: Any, test: Any) -> No
 
 def _write(args: argparse.Namespace, kind: str, result: dict) -> None:
     """``<scenario>_<chip>_results<kind><variant>.json`` in ``--out``, with its arguments."""
-    name = f"{args.scenario}_{args.hardware}_results" + kind
-    name += "_nowait" * args.drop_wait_departures
-    name += "_waitslack" * args.wait_slack
+    name = f"{args.scenario}_{args.hardware}_results{kind}{_variant(args)}"
     name += f"_dagger{args.dagger_rounds}" if args.dagger_rounds else ""
     result = {"args": {**vars(args), "out": str(args.out)}, **result}
     (args.out / f"{name}.json").write_text(json.dumps(result, indent=2))
