@@ -132,6 +132,8 @@ def test_fit_learns_a_deterministic_teacher() -> None:
         ({"teacher": "planria"}, r"imitation\.teacher: .*did you mean .planaria."),
         ({"teacher": "planaria", "teacher_params": {"x": 1}}, r"imitation\.teacher: .*params\.x"),
         ({"beta": 1.5}, r"imitation\.beta"),
+        ({"scenario_weights": {"tight": 2}}, r"imitation\.scenario_weights: 'tight' is not a"),
+        ({"scenario_weights": {"toy": 0}}, r"imitation\.scenario_weights\.toy"),
     ],
 )
 def test_bad_imitation_settings_are_one_line(imitation: dict[str, Any], needle: str) -> None:
@@ -162,3 +164,34 @@ def test_teacher_bases_are_orderings_the_env_offers() -> None:
     from relmas.rl.teacher import BASE_CANDIDATES
 
     assert {ref.partition("?")[0] for ref in BASE_CANDIDATES} == set(ORDERINGS)
+
+
+def test_equal_scenario_weights_take_pairs_in_turn() -> None:
+    from relmas.rl.dagger import pair_schedule
+
+    assert pair_schedule([1.0, 1.0, 1.0], 7) == [0, 1, 2, 0, 1, 2, 0]
+
+
+@pytest.mark.parametrize("weights", [[1.0, 3.0], [8.0, 1.0, 1.0, 2.0], [0.5, 2.5, 1.0]])
+def test_weighted_schedule_gives_every_prefix_its_share(weights: list[float]) -> None:
+    from relmas.rl.dagger import pair_schedule
+
+    picks = pair_schedule(weights, 60)
+    for n in range(1, 61):
+        for pair, weight in enumerate(weights):
+            share = n * weight / sum(weights)
+            assert abs(picks[:n].count(pair) - share) < len(weights), (n, pair)
+
+
+def test_a_weighted_scenario_gets_its_share_of_the_episodes() -> None:
+    from relmas.rl.dagger import episodes_of
+
+    data = {**TOY, "hardware": ["2s1e", "1s2e"], "train_seeds": 5}
+    imitation = {"teacher": "planaria", "episodes": 6, "rounds": 2}
+    plain = Recipe.load({**data, "imitation": imitation})
+    weighted_imitation = {**imitation, "scenario_weights": {"toy": 2}}
+    weighted = Recipe.load({**data, "scenario": ["toy", "heavy"], "imitation": weighted_imitation})
+    assert [p for p, _ in episodes_of(plain, 0)] == [("toy", "2s1e"), ("toy", "1s2e")] * 3
+    rounds = episodes_of(weighted, 0) + episodes_of(weighted, 1)
+    assert sum(p[0] == "toy" for p, _ in rounds) == 8  # 2 of every 3 episodes
+    assert [s for _, s in rounds] == [0, 1, 2, 3, 4, 0, 2, 3, 4, 0, 1, 2]

@@ -85,16 +85,33 @@ def label_task(
     return out.arrays(), out.counts
 
 
+def pair_schedule(weights: list[float], n: int) -> list[int]:
+    """The first ``n`` picks of a smooth weighted round robin over pairs of these weights.
+
+    Why this order: every prefix gives each pair a share close to its weight (so a short run
+    still sees the mix as weighted), and equal weights reduce to plain turns 0, 1, 2, ...
+    (the order before weights existed, so an unweighted recipe labels the same episodes).
+    """
+    total = sum(weights)
+    current = [0.0] * len(weights)
+    picks = []
+    for _ in range(n):
+        current = [c + w for c, w in zip(current, weights, strict=True)]
+        best = max(range(len(weights)), key=lambda i: (current[i], -i))
+        current[best] -= total
+        picks.append(best)
+    return picks
+
+
 def episodes_of(recipe: Recipe, round_no: int) -> list[tuple[tuple[str, str], int]]:
-    """The (pair, training seed) of each episode of a round: pairs in turn, seeds advancing, so
-    every round sees new traces and every pair as often as the others."""
+    """The (pair, training seed) of each episode of a round: pairs in (weighted) turn, seeds
+    advancing, so every round sees new traces and every pair its share of them."""
     imitation = imitation_of(recipe)
     pairs = recipe.env_config().pairs()
+    weights = [imitation.scenario_weights.get(s, 1.0) for s, _ in pairs]
     first = round_no * imitation.episodes
-    return [
-        (pairs[i % len(pairs)], (first + i) % recipe.train_seeds)
-        for i in range(first, first + imitation.episodes)
-    ]
+    picks = pair_schedule(weights, first + imitation.episodes)[first:]
+    return [(pairs[p], (first + i) % recipe.train_seeds) for i, p in enumerate(picks, first)]
 
 
 def merge(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -75,6 +75,14 @@ class Imitation(BaseModel):
     validation_seeds: int = Field(
         10, ge=1, description="validation seeds 5000.. that score each round's student"
     )
+    # Why: a mix of 24 (scenario, chip) pairs in turn gives each pair a couple of episodes, too
+    # few for the rare states where a teacher departs from its base on a scenario with much to
+    # learn (tight), while its labels there are the cheapest (docs/rl.md).
+    scenario_weights: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="relative share of labelled episodes per training scenario (unnamed: 1), "
+        "e.g. {tight: 4}",
+    )
 
 
 def _check_teacher(imitation: Imitation) -> None:
@@ -88,6 +96,18 @@ def _check_teacher(imitation: Imitation) -> None:
         make_scheduler(imitation.teacher, params)
     except UserError as exc:
         raise UserError(f"imitation.teacher: {exc.field}", exc.problem, exc.fix) from None
+
+
+def _check_scenario_weights(imitation: Imitation, pairs: list[tuple[str, str]]) -> None:
+    """A weight must name a scenario the recipe trains on (a typo would silently weigh 1)."""
+    scenarios = list(dict.fromkeys(s for s, _ in pairs))
+    for name in imitation.scenario_weights:
+        if name not in scenarios:
+            raise UserError(
+                "imitation.scenario_weights",
+                f"{name!r} is not a training scenario",
+                f"use one of {', '.join(scenarios)}",
+            )
 
 
 class Recipe(BaseModel):
@@ -178,6 +198,7 @@ class Recipe(BaseModel):
             raise ValueError("nothing to train: set iterations >= 1 or an imitation section")
         if self.imitation is not None:
             _check_teacher(self.imitation)
+            _check_scenario_weights(self.imitation, self.env_config().pairs())
         self.env_config()  # reward, planaria_params and every env key, checked now
         return self
 
