@@ -70,8 +70,11 @@ def test_compare__writes_results_and_plots(
     argv = ["compare", "--scenario", str(small_scenario), "--schedulers", "fcfs,sjf",
             "--seeds", "2", "--loads", "0.5,1.0", "--jobs", "1", "--out", str(out_dir)]  # fmt: skip
     assert main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "fcfs" in printed and "sjf" in printed
+    captured = capsys.readouterr()
+    assert "fcfs" in captured.out and "sjf" in captured.out
+    # stderr is not a terminal here: the progress comes as plain lines, each run counted
+    assert "relmas: 4 runs: 4/4 (100%)" in captured.err
+    assert "relmas: 8 load-sweep runs: 8/8 (100%)" in captured.err
     result = json.loads((out_dir / "results.json").read_text())
     assert [e["scheduler"] for e in result["summary"]] == ["fcfs", "sjf"]
     assert len(result["runs"]) == 4 and len(result["load_runs"]) == 8

@@ -53,8 +53,12 @@ def _sla(policy: Path, hardware: str) -> float:
     return float(compute_metrics(sim.run(make_scheduler(f"rl:{policy}"), seed=7))["sla_rate"])
 
 
-def test_imitation_only_then_unseen_chips(ray_local: Any, tmp_path: Path) -> None:
+def test_imitation_only_then_unseen_chips(
+    ray_local: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = _train(tmp_path, iterations=0)
+    err = capsys.readouterr().err  # not a terminal: progress and the best round as plain lines
+    assert "relmas: imitate: 4/4 (100%)" in err and "relmas: imitation: best round" in err
     rounds = [json.loads(x) for x in (out / "imitation" / "rounds.jsonl").read_text().splitlines()]
     assert [r["round"] for r in rounds] == [0, 1]
     assert all(r["states"] > 0 and r["kept"] > 0 for r in rounds)

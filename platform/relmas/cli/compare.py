@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -93,13 +94,14 @@ def progress_run(
     specs: list[RunSpec], jobs: int, label: str, address: str | None = None
 ) -> list[dict[str, Any]]:
     """Run the specs with a progress bar on stderr, so ``--json`` stdout stays pure JSON."""
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    columns = [*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn()]  # fmt: skip
+    from relmas.cli.progress import progress
+
+    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
     # stderr and transient: stdout stays pure JSON with --json, and an error is the only line.
-    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
+    with progress(columns, sys.stderr, transient=True) as bar:
         task = bar.add_task(label, total=len(specs))
         return run_many(specs, jobs, lambda: bar.advance(task), address, claim_sigterm)
 

@@ -7,17 +7,20 @@ teacher's base heuristic, so a long imitation is never silent.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from relmas.cli.console import PREFIX, console
 from relmas.rl.recipe import Recipe
 
 
 def imitate_with_progress(recipe: Recipe, out: Path) -> Path:
     """Run every DAgger round; returns the best round's policy directory."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
+    from relmas.cli.progress import progress
     from relmas.rl.dagger import imitation_of
     from relmas.rl.imitation_run import train_imitation
 
@@ -26,7 +29,7 @@ def imitate_with_progress(recipe: Recipe, out: Path) -> Path:
                TextColumn("{task.fields[status]}"))  # fmt: skip
     total = imitation.rounds * imitation.episodes
     start, states = time.perf_counter(), [0]
-    with Progress(*columns) as bar:
+    with progress(columns, console()) as bar:  # the terminal, not the diverted stdout
         task = bar.add_task("imitate", total=total, status="labelling")
         last = {"round": ""}
 
@@ -42,5 +45,6 @@ def imitate_with_progress(recipe: Recipe, out: Path) -> Path:
             )
 
         best, _ = train_imitation(recipe, out.resolve(), episode, finished)
-    print(f"imitation: best round {best.name} ({out / 'imitation' / 'rounds.jsonl'})")
+    rounds = out / "imitation" / "rounds.jsonl"
+    print(f"{PREFIX} imitation: best round {best.name} ({rounds})", file=sys.stderr)
     return best

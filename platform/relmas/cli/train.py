@@ -250,9 +250,9 @@ def _train_with_progress(
     on_iteration: Callable[[Any], None] | None = None,
     init: Path | None = None,
 ) -> list[Any]:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
+    from relmas.cli.progress import progress
     from relmas.rl.resume import checkpoint_iteration
     from relmas.rl.trainer import train
 
@@ -262,7 +262,7 @@ def _train_with_progress(
         MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"),
     )
-    with Progress(*columns, console=Console(file=console())) as bar:
+    with progress(columns, console()) as bar:
         task = bar.add_task("train", total=args.iterations, status="starting")
 
         last = {"return": float("nan"), "sla": float("nan")}
