@@ -42,7 +42,7 @@ EPISODES: dict[str, tuple[dict[str, Any], str]] = {
         "dbbdab93dd5895a04f822412b39fd757a4f498b7e07cb6efdbd6ad37be9b39b2",
     ),
 }
-SHIPPED_SLA = {10000: 0.925, 10001: 0.9275}  # full episodes, 800 requests
+SHIPPED_SLA = {10000: 0.93, 10001: 0.91375}  # full episodes, 800 requests
 
 
 def episode_digest(config: dict[str, Any]) -> str:

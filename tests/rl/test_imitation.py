@@ -132,7 +132,7 @@ def test_fit_learns_a_deterministic_teacher() -> None:
         ({"teacher": "planria"}, r"imitation\.teacher: .*did you mean .planaria."),
         ({"teacher": "planaria", "teacher_params": {"x": 1}}, r"imitation\.teacher: .*params\.x"),
         ({"beta": 1.5}, r"imitation\.beta"),
-        ({"scenario_weights": {"tight": 2}}, r"imitation\.scenario_weights: 'tight' is not a"),
+        ({"scenario_weights": {"tihgt": 2}}, r"imitation\.scenario_weights: 'tihgt' is neither"),
         ({"scenario_weights": {"toy": 0}}, r"imitation\.scenario_weights\.toy"),
     ],
 )
@@ -181,6 +181,16 @@ def test_weighted_schedule_gives_every_prefix_its_share(weights: list[float]) ->
         for pair, weight in enumerate(weights):
             share = n * weight / sum(weights)
             assert abs(picks[:n].count(pair) - share) < len(weights), (n, pair)
+
+
+def test_a_weight_for_a_preset_outside_the_mix_weighs_nothing() -> None:
+    """``relmas train --config train_default.yaml --scenario heavy`` keeps the file's
+    ``{tight: 8}``: it must load and leave the narrowed mix in turn."""
+    from relmas.rl.dagger import episodes_of
+
+    imitation = {"teacher": "planaria", "episodes": 4, "scenario_weights": {"tight": 8}}
+    recipe = Recipe.load({**TOY, "hardware": ["2s1e", "1s2e"], "imitation": imitation})
+    assert [p for p, _ in episodes_of(recipe, 0)] == [("toy", "2s1e"), ("toy", "1s2e")] * 2
 
 
 def test_a_weighted_scenario_gets_its_share_of_the_episodes() -> None:

@@ -99,13 +99,20 @@ def _check_teacher(imitation: Imitation) -> None:
 
 
 def _check_scenario_weights(imitation: Imitation, pairs: list[tuple[str, str]]) -> None:
-    """A weight must name a scenario the recipe trains on (a typo would silently weigh 1)."""
+    """A weight must name a training scenario or a preset: a typo would silently weigh 1.
+
+    A preset outside the mix is allowed and weighs nothing, so a recipe file's weights still
+    load when ``--scenario`` narrows the mix (``relmas train --config ... --scenario heavy``).
+    """
+    from relmas.loaders.scenarios import scenario_names
+
     scenarios = list(dict.fromkeys(s for s, _ in pairs))
+    known = {*scenarios, *scenario_names(), "toy"}
     for name in imitation.scenario_weights:
-        if name not in scenarios:
+        if name not in known:
             raise UserError(
                 "imitation.scenario_weights",
-                f"{name!r} is not a training scenario",
+                f"{name!r} is neither a training scenario nor a scenario preset",
                 f"use one of {', '.join(scenarios)}",
             )
 
