@@ -188,7 +188,7 @@ CASES = [
     Case("train-dagger-teacher", "train --config {in}/c.yaml --out {out}", "imitation.teacher",
          "'rollout'", files={"c.yaml": "pair_hidden: [16]\nimitation: {teacher: rolout}\n"}),
     Case("train-dagger-weights", "train --config {in}/c.yaml --out {out}",
-         "imitation.scenario_weights", "use one of heavy",
+         "imitation.scenario_weights", "choose one of: heavy",
          files={"c.yaml": "pair_hidden: [16]\nimitation: {scenario_weights: {tihgt: 4}}\n"}),
     Case("train-dagger-flat", "train --config {in}/c.yaml --out {out}", "top level", "pair_hidden",
          files={"c.yaml": "imitation: {rounds: 1}\n"}),

@@ -132,7 +132,7 @@ def test_fit_learns_a_deterministic_teacher() -> None:
         ({"teacher": "planria"}, r"imitation\.teacher: .*did you mean .planaria."),
         ({"teacher": "planaria", "teacher_params": {"x": 1}}, r"imitation\.teacher: .*params\.x"),
         ({"beta": 1.5}, r"imitation\.beta"),
-        ({"scenario_weights": {"tihgt": 2}}, r"imitation\.scenario_weights: 'tihgt' is neither"),
+        ({"scenario_weights": {"tihgt": 2}}, r"imitation\.scenario_weights: unknown name 'tihgt'"),
         ({"scenario_weights": {"toy": 0}}, r"imitation\.scenario_weights\.toy"),
     ],
 )

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from relmas.env.config import EnvConfig
-from relmas.errors import UserError
+from relmas.errors import UserError, unknown_name
 from relmas.loaders.validation import validation_error
 
 Width = Annotated[int, Field(ge=1, le=65536)]
@@ -106,15 +106,10 @@ def _check_scenario_weights(imitation: Imitation, pairs: list[tuple[str, str]]) 
     """
     from relmas.loaders.scenarios import scenario_names
 
-    scenarios = list(dict.fromkeys(s for s, _ in pairs))
-    known = {*scenarios, *scenario_names(), "toy"}
+    scenarios = {s for s, _ in pairs}
     for name in imitation.scenario_weights:
-        if name not in known:
-            raise UserError(
-                "imitation.scenario_weights",
-                f"{name!r} is neither a training scenario nor a scenario preset",
-                f"use one of {', '.join(scenarios)}",
-            )
+        if name not in {*scenarios, *scenario_names(), "toy"}:
+            raise unknown_name("imitation.scenario_weights", name, scenarios)
 
 
 class Recipe(BaseModel):
