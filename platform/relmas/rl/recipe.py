@@ -200,8 +200,9 @@ class Recipe(BaseModel):
             raise ValueError("nothing to train: set iterations >= 1 or an imitation section")
         if self.imitation is not None:
             _check_teacher(self.imitation)
-            _check_scenario_weights(self.imitation, self.env_config().pairs())
-        self.env_config()  # reward, planaria_params and every env key, checked now
+        env = self.env_config()  # reward, planaria_params and every env key, checked now
+        if self.imitation is not None:
+            _check_scenario_weights(self.imitation, env.pairs())
         return self
 
     @classmethod
