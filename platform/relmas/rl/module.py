@@ -37,6 +37,15 @@ def critic_mlp(width: int, hidden: list[int]) -> nn.Sequential:
     return nn.Sequential(*tanh_mlp(sizes), nn.Linear(sizes[-1], 1))
 
 
+# Layers that compute differently in training and eval mode (dropout, batch/instance norm).
+_MODE_DEPENDENT = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase)
+
+
+def mode_matters(module: nn.Module) -> bool:
+    """Whether any submodule computes differently in training and in eval mode."""
+    return any(isinstance(m, _MODE_DEPENDENT) for m in module.modules())
+
+
 class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
     """PPO module for ``Dict(observations=Box, action_mask=Box)`` observation spaces."""
 
@@ -77,6 +86,20 @@ class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
             if self.critic_future and "future" in spaces:
                 width += spaces["future"].shape[0]
             self.critic = critic_mlp(width, cfg.get("fcnet_hiddens", [128, 128]))
+        self._mode_free = not mode_matters(self)
+
+    def train(self, mode: bool = True) -> MaskedPPOTorchRLModule:
+        """Set the training flag; walk the submodules only if one of them depends on it.
+
+        Why: RLlib's torch module switches to eval mode and back around every sampling forward
+        pass, two walks over all ~30 submodules each time. This module's layers (linear, tanh)
+        compute the same in either mode, so unless a dropout or normalisation layer is present
+        (checked once in :meth:`setup`) only the flag changes.
+        """
+        if getattr(self, "_mode_free", False):
+            self.training = mode
+            return self
+        return super().train(mode)
 
     def _split(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
         """(logit offset: log-mask plus the weighted prior, batch with the inner observations).
@@ -107,13 +130,15 @@ class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
 
     def _forward_inference(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if self.pair_head is not None:
-            return self._pair(batch)
+            with torch.no_grad():  # as RLlib's own _forward_inference: no autograd graph
+                return self._pair(batch)
         mask, inner = self._split(batch)
         return self._mask(super()._forward_inference(inner, **kwargs), mask, inner)
 
     def _forward_exploration(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if self.pair_head is not None:
-            return self._pair(batch)
+            with torch.no_grad():  # sampling needs no gradients (RLlib's default does the same)
+                return self._pair(batch)
         mask, inner = self._split(batch)
         return self._mask(super()._forward_exploration(inner, **kwargs), mask, inner)
 
