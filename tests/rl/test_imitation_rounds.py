@@ -59,6 +59,8 @@ def test_imitation_only_then_unseen_chips(
     out = _train(tmp_path, iterations=0)
     err = capsys.readouterr().err  # not a terminal: progress and the best round as plain lines
     assert "relmas: imitate: 4/4 (100%)" in err and "relmas: imitation: best round" in err
+    for r in (0, 1):  # every round's validation, the last one's too (no episode follows it)
+        assert f"relmas: imitation: round {r}: validation SLA" in err
     rounds = [json.loads(x) for x in (out / "imitation" / "rounds.jsonl").read_text().splitlines()]
     assert [r["round"] for r in rounds] == [0, 1]
     assert all(r["states"] > 0 and r["kept"] > 0 for r in rounds)

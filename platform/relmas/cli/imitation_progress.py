@@ -2,7 +2,8 @@
 
 The bar counts labelled episodes over all rounds and shows the labelling rate (states per
 second: the teacher's lookahead is what costs) and the last round's validation SLA against the
-teacher's base heuristic, so a long imitation is never silent.
+teacher's base heuristic, so a long imitation is never silent; each round's result is also a
+line of its own.
 """
 
 from __future__ import annotations
@@ -39,10 +40,14 @@ def imitate_with_progress(recipe: Recipe, out: Path) -> Path:
             bar.update(task, advance=1, status=f"{rate:,.0f} states labelled/s {last['round']}")
 
         def finished(stats: Any) -> None:
-            last["round"] = (
-                f"| round {stats.round}: validation SLA {stats.validation_sla:.3f} "
+            text = (
+                f"round {stats.round}: validation SLA {stats.validation_sla:.3f} "
                 f"(base {stats.base_sla:.3f}), informative acc. {stats.informative_accuracy:.2f}"
             )
+            last["round"] = f"| {text}"
+            # Its own line too: the bar shows it only with the next episode, and after the
+            # last round (minutes of fitting and validation later) there is none.
+            print(f"{PREFIX} imitation: {text}", file=sys.stderr)
 
         best, _ = train_imitation(recipe, out.resolve(), episode, finished)
     rounds = out / "imitation" / "rounds.jsonl"
