@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,7 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
         self.state_path = Path(state_path).resolve()
         self._runs: dict[str, TrackedRun] = {}
         self._skip: dict[str, int] = {}
+        self._logged: dict[str, set[int]] = {}  # steps each open run logged in this driver
         self._last: dict[str, tuple[int, dict[str, Any]]] = {}  # each trial's latest result
         self._state: dict[str, Any] = {}
         self._worker: IoWorker | None = None
@@ -235,22 +237,53 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
         if run is None or step <= self._skip.get(trial_id, -1):
             return
         run.log_metrics({k: v for k, v in values.items() if _is_series(k)}, step=step)
+        self._logged.setdefault(trial_id, set()).add(step)
         self._last[trial_id] = (step, values)
         self._remember(trial_id, run, "running")
 
     def log_trial_end(self, trial: Any, failed: bool = False) -> None:
-        """Close the trial's run; the state file records it as finished or failed."""
-        tid = trial.trial_id
-        self._submit(lambda: self._end(tid, failed))
+        """Close the trial's run; the state file records it as finished or failed.
 
-    def _end(self, trial_id: str, failed: bool) -> None:
+        On a resumed sweep the run first gets the steps of the trial's ``result.json`` it
+        lacks: a trial Tune restores from its last checkpoint can end without reporting
+        again, and if the killed driver's run for it was lost, its new run would end empty.
+        """
+        tid, config = trial.trial_id, dict(trial.config)
+        rows = _result_rows(trial) if self._resumed else []
+        self._submit(lambda: self._end(tid, failed, rows, config))
+
+    def _end(
+        self,
+        trial_id: str,
+        failed: bool,
+        rows: list[dict[str, Any]] | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
         run = self._runs.pop(trial_id, None)
+        if run is not None and rows:
+            self._backfill(trial_id, run, rows, config or {})
+        self._logged.pop(trial_id, None)
         step, values = self._last.pop(trial_id, (-1, {}))
         if run is not None and step >= 0:
             run.log_metrics({k: v for k, v in values.items() if not _is_series(k)}, step=step)
         if run is not None:
             run.end("FAILED" if failed else "FINISHED")
         self._remember(trial_id, run, "failed" if failed else "finished")
+
+    def _backfill(
+        self, trial_id: str, run: TrackedRun, rows: list[dict[str, Any]], config: dict[str, Any]
+    ) -> None:
+        """Log the series of every row the run lacks (neither stored before a re-attach nor
+        logged since); the latest row becomes the one whose KPIs :meth:`_end` logs."""
+        logged, floor = self._logged.get(trial_id, set()), self._skip.get(trial_id, -1)
+        for row in rows:
+            step = int(row.get("training_iteration", 0))
+            if step <= floor or step in logged:
+                continue
+            values = self._values(row, config)
+            run.log_metrics({k: v for k, v in values.items() if _is_series(k)}, step=step)
+            if step > self._last.get(trial_id, (-1, {}))[0]:
+                self._last[trial_id] = (step, values)
 
     def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
         """Once per fit: close the runs of trials that Tune already counts as done.
@@ -272,6 +305,10 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
     def _close_stale(
         self, trial_id: str, name: str, config: dict[str, Any], rows: list[dict[str, Any]]
     ) -> None:
+        if not rows:  # never silently: the run ends without a single step
+            print(f"relmas: trial {name}: Tune counts it finished, but none of its results "
+                  "are on disk (result.json); its MLflow run is closed without steps",
+                  file=sys.stderr, flush=True)  # fmt: skip
         self._start(trial_id, name, config)
         for row in rows:
             step = int(row.get("training_iteration", 0))
