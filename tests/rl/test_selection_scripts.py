@@ -135,3 +135,23 @@ def test_scripts_refuse_bad_input_in_one_line(
     assert len(errors) == 1 and says in errors[0], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()  # nothing written
+
+
+def test_policy_departures_counts_none_for_a_policy_that_is_its_prior(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    import json
+
+    from relmas_testkit import export_policy
+
+    export_policy(tmp_path / "p", prior_weight=1e4, planaria_params={"priority_exponent": 0.5})
+    text = _run(
+        "scripts/policy_departures.py", "--policy", str(tmp_path / "p"), "--scenario", "toy",
+        "--hardware", "2s2e,1s2e", "--seeds", "0,1", "--requests", "30",
+    )  # fmt: skip
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert [r["hardware"] for r in rows] == ["2s2e", "1s2e"]
+    for row in rows:  # a dominant prior takes Planaria's dispatch (or wait) at every decision
+        counts = row["per_episode"]
+        assert counts.pop("same_as_planaria") > 0
+        assert counts.pop("sla_rate_permille") == counts.pop("reference_sla_rate_permille")
+        assert set(counts) <= {"wait"}, counts

@@ -1,0 +1,95 @@
+"""Where a policy departs from the Planaria it sees, per episode: a measured answer per chip.
+
+Why: the shipped policy ties Planaria 0.5 on ``heavy`` on the chips it was trained on and loses
+to it on an unseen one (1s3e at half bandwidth, docs/rl.md). Counting, at every decision, how
+its action relates to Planaria's first dispatch at that state (the observation's Planaria flag,
+with the policy's own ``planaria_params``) shows *what* it does differently on each chip:
+waiting where Planaria dispatches, another request, or Planaria's request on another unit.
+
+    python scripts/policy_departures.py --scenario heavy \\
+        --hardware 2s2e,1s3e,2s2e_halfbw,1s3e@7.4 --seeds 5000,5001,5002
+
+Prints one JSON object per chip: the mean count per episode of each kind, the policy's SLA rate
+and that of ``--reference`` on the same requests (permille).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from relmas.cli.common import run_script
+from relmas.env.sources import make_source
+from relmas.errors import UserError
+from relmas.rl.policy_scheduler import PolicyScheduler, load_policy_scheduler
+from relmas.schedulers.registry import make_scheduler
+from relmas.sim.engine import Simulator
+from relmas.sim.metrics import compute_metrics
+
+
+def _kind(sim: Simulator, sched: PolicyScheduler, decisions: list[Any]) -> str:
+    """How this decision relates to Planaria's first dispatch at the same state."""
+    assert sched.encoder is not None
+    planaria = getattr(sched.encoder, "choice", "absent")
+    if planaria == "absent":
+        problem = "the policy's observation has no Planaria flag"
+        raise UserError("checkpoint", problem, "use a policy with the heuristic candidate rule")
+    if not decisions:
+        return "wait" if planaria is None else "wait_where_planaria_dispatches"
+    request, accel = decisions[0].request, decisions[0].accel
+    if planaria is None:
+        return "dispatch_where_planaria_waits"
+    if planaria[0] is request:
+        if planaria[1] == accel:
+            return "same_as_planaria"
+        return f"planaria_request_on_{sim.chip.type_names[sim.chip.accel_type[accel]]}"
+    return "other_request"
+
+
+def episode(args: argparse.Namespace, hardware: str, seed: int) -> Counter[str]:
+    """Counts of one full (or ``--requests``-long) episode, its SLA rate in permille and the
+    reference heuristic's on the same requests."""
+    config: dict[str, Any] = {"scenario": args.scenario, "hardware": hardware, "seeds": [seed]}
+    if args.requests:
+        config["num_requests"] = args.requests
+    source = make_source(config)
+    reference = source.make_simulator(seed).run(make_scheduler(args.reference), seed=seed)
+    sim = source.make_simulator(seed)
+    sched = load_policy_scheduler(args.policy)
+    sched.reset(sim, np.random.default_rng(seed))
+    counts: Counter[str] = Counter()
+    while sim.advance():
+        decisions = sched.decide(sim)
+        counts[_kind(sim, sched, decisions)] += 1
+        sim.apply(decisions)
+    counts["sla_rate_permille"] = round(1000 * compute_metrics(sim.result())["sla_rate"])
+    counts["reference_sla_rate_permille"] = round(1000 * compute_metrics(reference)["sla_rate"])
+    return counts
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--policy", default="default", help="policy directory or shipped name")
+    p.add_argument("--scenario", default="heavy", help="scenario preset")
+    p.add_argument("--hardware", default="2s2e", help="comma list of chips")
+    p.add_argument("--seeds", default="5000,5001,5002", help="comma list (validation: 5000+)")
+    p.add_argument("--requests", type=int, default=0, help="truncate episodes (0: full)")
+    p.add_argument(
+        "--reference", default="planaria?priority_exponent=0.5", help="heuristic run beside it"
+    )
+    args = p.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for hardware in args.hardware.split(","):
+        total: Counter[str] = Counter()
+        for seed in seeds:
+            total.update(episode(args, hardware, seed))
+        mean = {k: round(v / len(seeds), 1) for k, v in sorted(total.items())}
+        print(json.dumps({"scenario": args.scenario, "hardware": hardware, "per_episode": mean}))
+
+
+if __name__ == "__main__":
+    run_script(main, "policy_departures.py")
