@@ -9,6 +9,8 @@ waiting where Planaria dispatches, another request, or Planaria's request on ano
     python scripts/policy_departures.py --scenario heavy \\
         --hardware 2s2e,1s3e,2s2e_halfbw,1s3e@7.4 --seeds 5000,5001,5002
 
+``--wait-bias B`` lowers the policy's wait logit by ``B`` first (how much its waits carry).
+
 Prints one JSON object per chip: the mean count per episode of each kind, the policy's SLA rate
 and that of ``--reference`` on the same requests (permille).
 """
@@ -50,6 +52,16 @@ def _kind(sim: Simulator, sched: PolicyScheduler, decisions: list[Any]) -> str:
     return "other_request"
 
 
+def lower_wait_logit(sched: PolicyScheduler, by: float) -> None:
+    """Subtract ``by`` from the policy's wait logit (the wait head's last bias; its last layer
+    is linear): how much of a policy's result its waits carry, without retraining."""
+    head = getattr(sched.policy, "pair", None)
+    if head is None:
+        raise UserError("--wait-bias", "the policy has no pair head", "use a pair-head policy")
+    wt, b, act = head.wait[-1]
+    head.wait[-1] = (wt, b - by, act)
+
+
 def episode(args: argparse.Namespace, hardware: str, seed: int) -> Counter[str]:
     """Counts of one full (or ``--requests``-long) episode, its SLA rate in permille and the
     reference heuristic's on the same requests."""
@@ -60,6 +72,8 @@ def episode(args: argparse.Namespace, hardware: str, seed: int) -> Counter[str]:
     reference = source.make_simulator(seed).run(make_scheduler(args.reference), seed=seed)
     sim = source.make_simulator(seed)
     sched = load_policy_scheduler(args.policy)
+    if args.wait_bias:
+        lower_wait_logit(sched, args.wait_bias)
     sched.reset(sim, np.random.default_rng(seed))
     counts: Counter[str] = Counter()
     while sim.advance():
@@ -79,6 +93,9 @@ def main() -> None:
     p.add_argument("--seeds", default="5000,5001,5002", help="comma list (validation: 5000+)")
     p.add_argument("--requests", type=int, default=0, help="truncate episodes (0: full)")
     p.add_argument(
+        "--wait-bias", type=float, default=0.0, help="lower the policy's wait logit by this"
+    )
+    p.add_argument(
         "--reference", default="planaria?priority_exponent=0.5", help="heuristic run beside it"
     )
     args = p.parse_args()
@@ -88,7 +105,8 @@ def main() -> None:
         for seed in seeds:
             total.update(episode(args, hardware, seed))
         mean = {k: round(v / len(seeds), 1) for k, v in sorted(total.items())}
-        print(json.dumps({"scenario": args.scenario, "hardware": hardware, "per_episode": mean}))
+        row = {"scenario": args.scenario, "hardware": hardware, "wait_bias": args.wait_bias}
+        print(json.dumps({**row, "per_episode": mean}))
 
 
 if __name__ == "__main__":
