@@ -155,3 +155,43 @@ def test_policy_departures_counts_none_for_a_policy_that_is_its_prior(tmp_path: 
         assert counts.pop("same_as_planaria") > 0
         assert counts.pop("sla_rate_permille") == counts.pop("reference_sla_rate_permille")
         assert set(counts) <= {"wait"}, counts
+
+
+def test_policy_departures_wait_bias_lowers_only_the_wait_logit(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    import importlib.util
+
+    import numpy as np
+    from relmas_testkit import export_policy
+
+    from relmas.env.sources import ToySource
+    from relmas.rl.policy_scheduler import load_policy_scheduler
+
+    spec = importlib.util.spec_from_file_location(
+        "departures", REPO / "scripts/policy_departures.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    export_policy(tmp_path / "pair", pair_hidden=[8])
+    sched = load_policy_scheduler(tmp_path / "pair")
+    sim = ToySource({"hardware": "2s2e", "num_requests": 10}).make_simulator(0)
+    sched.reset(sim, np.random.default_rng(0))
+    assert sim.advance()
+    sched.decide(sim)
+    enc = sched.encoder
+    before = sched.policy.logits(enc.obs.copy(), enc.layout)
+    script.lower_wait_logit(sched, 2.5)
+    after = sched.policy.logits(enc.obs.copy(), enc.layout)
+    np.testing.assert_allclose(after[:-1], before[:-1])
+    assert after[-1] == pytest.approx(before[-1] - 2.5, abs=1e-5)
+    export_policy(tmp_path / "flat")  # no pair head: one line, exit 2
+    run = subprocess.run(
+        [sys.executable, "scripts/policy_departures.py", "--policy", str(tmp_path / "flat"),
+         "--scenario", "toy", "--seeds", "0", "--requests", "10", "--wait-bias", "1"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert run.returncode == 2 and run.stderr.strip().splitlines() == [
+        "policy_departures.py: error: --wait-bias: the policy has no pair head; "
+        "use a pair-head policy"
+    ]
