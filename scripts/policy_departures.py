@@ -12,7 +12,8 @@ waiting where Planaria dispatches, another request, or Planaria's request on ano
 ``--wait-bias B`` lowers the policy's wait logit by ``B`` first (how much its waits carry).
 
 Prints one JSON object per chip: the mean count per episode of each kind, the policy's SLA rate
-and that of ``--reference`` on the same requests (permille).
+and that of ``--reference`` on the same requests (permille), the paired per-seed difference
+(mean, standard error, wins / losses / ties) and both per-seed lists.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 from relmas.cli.common import run_script
 from relmas.env.sources import make_source
 from relmas.errors import UserError
+from relmas.rl.evaluate import paired_delta
 from relmas.rl.policy_scheduler import PolicyScheduler, load_policy_scheduler
 from relmas.schedulers.registry import make_scheduler
 from relmas.sim.engine import Simulator
@@ -62,9 +64,11 @@ def lower_wait_logit(sched: PolicyScheduler, by: float) -> None:
     head.wait[-1] = (wt, b - by, act)
 
 
-def episode(args: argparse.Namespace, hardware: str, seed: int) -> Counter[str]:
-    """Counts of one full (or ``--requests``-long) episode, its SLA rate in permille and the
-    reference heuristic's on the same requests."""
+def episode(
+    args: argparse.Namespace, hardware: str, seed: int
+) -> tuple[Counter[str], float, float]:
+    """Counts of one full (or ``--requests``-long) episode (with its SLA rate and the reference
+    heuristic's on the same requests in permille), and both SLA rates."""
     config: dict[str, Any] = {"scenario": args.scenario, "hardware": hardware, "seeds": [seed]}
     if args.requests:
         config["num_requests"] = args.requests
@@ -80,9 +84,10 @@ def episode(args: argparse.Namespace, hardware: str, seed: int) -> Counter[str]:
         decisions = sched.decide(sim)
         counts[_kind(sim, sched, decisions)] += 1
         sim.apply(decisions)
-    counts["sla_rate_permille"] = round(1000 * compute_metrics(sim.result())["sla_rate"])
-    counts["reference_sla_rate_permille"] = round(1000 * compute_metrics(reference)["sla_rate"])
-    return counts
+    sla, ref = compute_metrics(sim.result())["sla_rate"], compute_metrics(reference)["sla_rate"]
+    counts["sla_rate_permille"] = round(1000 * sla)
+    counts["reference_sla_rate_permille"] = round(1000 * ref)
+    return counts, float(sla), float(ref)
 
 
 def main() -> None:
@@ -102,11 +107,16 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     for hardware in args.hardware.split(","):
         total: Counter[str] = Counter()
+        ours, refs = [], []
         for seed in seeds:
-            total.update(episode(args, hardware, seed))
+            counts, sla, ref = episode(args, hardware, seed)
+            total.update(counts)
+            ours.append(sla)
+            refs.append(ref)
         mean = {k: round(v / len(seeds), 1) for k, v in sorted(total.items())}
         row = {"scenario": args.scenario, "hardware": hardware, "wait_bias": args.wait_bias}
-        print(json.dumps({**row, "per_episode": mean}))
+        row |= {"per_episode": mean, "vs_reference": paired_delta(ours, refs)}
+        print(json.dumps({**row, "sla_rate_per_seed": ours, "reference_sla_rate_per_seed": refs}))
 
 
 if __name__ == "__main__":
