@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from relmas.cli.common import run_script
-from relmas.env.sources import make_source
+from relmas.env.sources import EpisodeSource, make_source
 from relmas.errors import UserError
-from relmas.rl.evaluate import paired_delta
+from relmas.rl.evaluate import paired_delta, run_scheduler
 from relmas.rl.policy_scheduler import PolicyScheduler, load_policy_scheduler
 from relmas.schedulers.registry import make_scheduler
 from relmas.sim.engine import Simulator
@@ -38,10 +38,10 @@ from relmas.sim.metrics import compute_metrics
 def _kind(sim: Simulator, sched: PolicyScheduler, decisions: list[Any]) -> str:
     """How this decision relates to Planaria's first dispatch at the same state."""
     assert sched.encoder is not None
-    planaria = getattr(sched.encoder, "choice", "absent")
-    if planaria == "absent":
+    if not hasattr(sched.encoder, "choice"):  # set by the heuristic candidate rule only
         problem = "the policy's observation has no Planaria flag"
         raise UserError("checkpoint", problem, "use a policy with the heuristic candidate rule")
+    planaria = sched.encoder.choice
     if not decisions:
         return "wait" if planaria is None else "wait_where_planaria_dispatches"
     request, accel = decisions[0].request, decisions[0].accel
@@ -65,29 +65,22 @@ def lower_wait_logit(sched: PolicyScheduler, by: float) -> None:
 
 
 def episode(
-    args: argparse.Namespace, hardware: str, seed: int
-) -> tuple[Counter[str], float, float]:
-    """Counts of one full (or ``--requests``-long) episode (with its SLA rate and the reference
-    heuristic's on the same requests in permille), and both SLA rates."""
-    config: dict[str, Any] = {"scenario": args.scenario, "hardware": hardware, "seeds": [seed]}
-    if args.requests:
-        config["num_requests"] = args.requests
-    source = make_source(config)
-    reference = source.make_simulator(seed).run(make_scheduler(args.reference), seed=seed)
-    sim = source.make_simulator(seed)
+    args: argparse.Namespace, source: EpisodeSource, seed: int
+) -> tuple[Counter[str], float]:
+    """Counts of one full (or ``--requests``-long) episode of the policy, and its SLA rate."""
     sched = load_policy_scheduler(args.policy)
     if args.wait_bias:
         lower_wait_logit(sched, args.wait_bias)
+    sim = source.make_simulator(seed, bandwidth_policy=sched.bandwidth_policy)
     sched.reset(sim, np.random.default_rng(seed))
     counts: Counter[str] = Counter()
     while sim.advance():
         decisions = sched.decide(sim)
         counts[_kind(sim, sched, decisions)] += 1
         sim.apply(decisions)
-    sla, ref = compute_metrics(sim.result())["sla_rate"], compute_metrics(reference)["sla_rate"]
+    sla = float(compute_metrics(sim.result())["sla_rate"])
     counts["sla_rate_permille"] = round(1000 * sla)
-    counts["reference_sla_rate_permille"] = round(1000 * ref)
-    return counts, float(sla), float(ref)
+    return counts, sla
 
 
 def main() -> None:
@@ -106,13 +99,18 @@ def main() -> None:
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     for hardware in args.hardware.split(","):
+        config: dict[str, Any] = {"scenario": args.scenario, "hardware": hardware, "seeds": seeds}
+        if args.requests:
+            config["num_requests"] = args.requests
+        source = make_source(config)
+        refs = run_scheduler(source, make_scheduler(args.reference), seeds)["sla_rate_per_seed"]
         total: Counter[str] = Counter()
-        ours, refs = [], []
-        for seed in seeds:
-            counts, sla, ref = episode(args, hardware, seed)
+        ours = []
+        for seed, ref in zip(seeds, refs, strict=True):
+            counts, sla = episode(args, source, seed)
+            counts["reference_sla_rate_permille"] = round(1000 * ref)
             total.update(counts)
             ours.append(sla)
-            refs.append(ref)
         mean = {k: round(v / len(seeds), 1) for k, v in sorted(total.items())}
         row = {"scenario": args.scenario, "hardware": hardware, "wait_bias": args.wait_bias}
         row |= {"per_episode": mean, "vs_reference": paired_delta(ours, refs)}
