@@ -65,12 +65,11 @@ def lower_wait_logit(sched: PolicyScheduler, by: float) -> None:
 
 
 def episode(
-    args: argparse.Namespace, source: EpisodeSource, seed: int
+    sched: PolicyScheduler, source: EpisodeSource, seed: int
 ) -> tuple[Counter[str], float]:
-    """Counts of one full (or ``--requests``-long) episode of the policy, and its SLA rate."""
-    sched = load_policy_scheduler(args.policy)
-    if args.wait_bias:
-        lower_wait_logit(sched, args.wait_bias)
+    """Counts of one full (or ``--requests``-long) episode of the policy, and its SLA rate.
+
+    ``sched`` is loaded once per run: ``reset`` below restarts it for this episode."""
     sim = source.make_simulator(seed, bandwidth_policy=sched.bandwidth_policy)
     sched.reset(sim, np.random.default_rng(seed))
     counts: Counter[str] = Counter()
@@ -98,6 +97,9 @@ def main() -> None:
     )
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    sched = load_policy_scheduler(args.policy)
+    if args.wait_bias:
+        lower_wait_logit(sched, args.wait_bias)
     for hardware in args.hardware.split(","):
         config: dict[str, Any] = {"scenario": args.scenario, "hardware": hardware, "seeds": seeds}
         if args.requests:
@@ -107,7 +109,7 @@ def main() -> None:
         total: Counter[str] = Counter()
         ours = []
         for seed, ref in zip(seeds, refs, strict=True):
-            counts, sla = episode(args, source, seed)
+            counts, sla = episode(sched, source, seed)
             counts["reference_sla_rate_permille"] = round(1000 * ref)
             total.update(counts)
             ours.append(sla)
