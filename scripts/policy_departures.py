@@ -64,9 +64,7 @@ def lower_wait_logit(sched: PolicyScheduler, by: float) -> None:
     head.wait[-1] = (wt, b - by, act)
 
 
-def episode(
-    sched: PolicyScheduler, source: EpisodeSource, seed: int
-) -> tuple[Counter[str], float]:
+def episode(sched: PolicyScheduler, source: EpisodeSource, seed: int) -> tuple[Counter[str], float]:
     """Counts of one full (or ``--requests``-long) episode of the policy, and its SLA rate.
 
     ``sched`` is loaded once per run: ``reset`` below restarts it for this episode."""
