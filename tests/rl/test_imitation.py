@@ -4,7 +4,7 @@ and the recipe's checks. The Ray-driven rounds are in test_imitation_rounds.py (
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 import numpy as np
@@ -106,7 +106,7 @@ def test_set_loss_by_hand() -> None:
 
 
 def test_fit_learns_a_deterministic_teacher() -> None:
-    from relmas.rl.imitate import build_module, fit
+    from relmas.rl.imitate import build_module, evaluate, fit, weighted_tensors
     from relmas.rl.labels import Labelled
     from relmas.rl.trainer import module_config
 
@@ -123,6 +123,12 @@ def test_fit_learns_a_deterministic_teacher() -> None:
     assert fitted.states == len(data["obs"]) > 200
     assert fitted.accuracy > 0.95 and fitted.loss < 0.2
     assert isinstance(Labelled().arrays(), dict)
+    # measuring in chunks (bounded memory on a large aggregate) changes no statistic
+    tensors = weighted_tensors(data, informative_weight=5.0, deviation_weight=20.0)
+    whole = evaluate(module, tensors, chunk=len(data["obs"]))
+    pieces = evaluate(module, tensors, chunk=7)
+    assert astuple(pieces) == pytest.approx(astuple(whole), rel=1e-5, nan_ok=True)
+    assert whole.states == fitted.states and not math.isnan(whole.value_explained)
 
 
 @pytest.mark.parametrize(

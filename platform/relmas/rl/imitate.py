@@ -24,6 +24,7 @@ import torch
 from relmas.rl.module import MaskedPPOTorchRLModule
 
 VALUE_WEIGHT = 0.01  # the critic's squared error next to the imitation loss (returns ~ tens)
+EVAL_CHUNK = 4096  # rows per no-grad forward when measuring a fit (~125 MB of activations)
 
 
 @dataclass(frozen=True)
@@ -49,16 +50,21 @@ def actor_logits(module: MaskedPPOTorchRLModule, batch: dict[str, torch.Tensor])
     return logits.masked_fill(batch["mask"] < 0.5, -1e9)
 
 
-def set_loss(logits: torch.Tensor, label: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Weighted ``-log P(label set)``."""
+def set_nll(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    """Per-state ``-log P(label set)``."""
     log_all = torch.logsumexp(logits, dim=-1)
-    log_set = torch.logsumexp(logits.masked_fill(~label, -1e9), dim=-1)
-    return ((log_all - log_set) * weight).sum() / weight.sum()
+    return log_all - torch.logsumexp(logits.masked_fill(~label, -1e9), dim=-1)
 
 
-def _tensors(
+def set_loss(logits: torch.Tensor, label: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Weighted mean ``-log P(label set)``."""
+    return (set_nll(logits, label) * weight).sum() / weight.sum()
+
+
+def weighted_tensors(
     data: dict[str, np.ndarray], informative_weight: float, deviation_weight: float
 ) -> dict[str, torch.Tensor]:
+    """The labelled arrays as tensors (shared memory, no copy) plus each state's loss weight."""
     weight = np.where(data["informative"], informative_weight, 1.0)
     weight = np.where(data["deviates"], deviation_weight, weight).astype(np.float32)
     keys = ("obs", "mask", "prior", "future", "label", "informative", "deviates", "ret")
@@ -71,16 +77,37 @@ def critic_values(module: MaskedPPOTorchRLModule, batch: dict[str, torch.Tensor]
     return module.compute_values({"obs": obs})
 
 
-def evaluate(module: MaskedPPOTorchRLModule, data: dict[str, torch.Tensor]) -> FitStats:
-    """Loss and accuracies on ``data`` (no gradient)."""
+def _chunked(
+    module: MaskedPPOTorchRLModule, data: dict[str, torch.Tensor], chunk: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(per-state weighted loss, argmax-in-label-set, critic values or None), ``chunk`` rows
+    at a time: the pair head's activations take ~30 KB per state, so one pass over a large
+    aggregate would need tens of GB (a 168-episode DAgger run was OOM-killed this way)."""
+    n = data["obs"].shape[0]
+    losses, hits, values = [], [], []
     with torch.no_grad():
-        logits = actor_logits(module, data)
-        loss = float(set_loss(logits, data["label"], data["weight"]))
-        hit = data["label"].gather(1, logits.argmax(dim=1, keepdim=True))[:, 0]
-        explained = math.nan
-        if module.critic is not None and data["ret"].numel() > 1:
-            ret = data["ret"]
-            explained = float(1 - (ret - critic_values(module, data)).var() / ret.var())
+        for start in range(0, n, chunk):
+            part = {k: v[start : start + chunk] for k, v in data.items()}
+            logits = actor_logits(module, part)
+            losses.append(set_nll(logits, part["label"]) * part["weight"])
+            hits.append(part["label"].gather(1, logits.argmax(dim=1, keepdim=True))[:, 0])
+            if module.critic is not None:
+                values.append(critic_values(module, part))
+    if not losses:
+        return torch.zeros(0), torch.zeros(0, dtype=torch.bool), None
+    return torch.cat(losses), torch.cat(hits), torch.cat(values) if values else None
+
+
+def evaluate(
+    module: MaskedPPOTorchRLModule, data: dict[str, torch.Tensor], chunk: int = EVAL_CHUNK
+) -> FitStats:
+    """Loss and accuracies on ``data`` (no gradient; ``chunk`` rows per forward pass)."""
+    weighted, hit, values = _chunked(module, data, chunk)
+    loss = float(weighted.sum() / data["weight"].sum())
+    explained = math.nan
+    if values is not None and data["ret"].numel() > 1:
+        ret = data["ret"]
+        explained = float(1 - (ret - values).var() / ret.var())
     info, dev = data["informative"], data["deviates"]
     n_info, n_dev = int(info.sum()), int(dev.sum())
     return FitStats(
@@ -108,7 +135,7 @@ def fit(
     """Train the actor (the pair head) on ``data`` for ``epochs`` passes; the statistics are
     measured after training, on the same data."""
     torch.set_num_threads(1)  # ~2.5x faster per minibatch than 2 threads on a shared 2-core box
-    tensors = _tensors(data, informative_weight, deviation_weight)
+    tensors = weighted_tensors(data, informative_weight, deviation_weight)
     params = list(module.pair_head.parameters()) if module.pair_head is not None else []
     if module.critic is not None:  # warm the critic on the episodes' returns meanwhile
         params += list(module.critic.parameters())
