@@ -43,6 +43,7 @@ TOUR_BUDGET = {
     "compare": "--seeds 1",
     "capacity": "--seeds 1 --tol 0.5",
     "bench": "--repeat 1",
+    "bench imitate": "--states 5000",  # a sub-command's own budget wins over its command's
     "train": TINY_TRAIN,
     "evaluate": "--seeds 1",
     "tune": "--dry-run",
@@ -221,7 +222,8 @@ def tour_commands(rl: bool) -> list[str]:
         sub = cmd.split()[1]
         if (sub in RL_COMMANDS) == rl:
             cmd = re.sub(r"--schedulers all", "--schedulers fcfs,sjf", re.sub(r"#.*", "", cmd))
-            out.append(f"{cmd.strip()} {TOUR_BUDGET.get(sub, '')}".strip())
+            budget = TOUR_BUDGET.get(" ".join(cmd.split()[1:3]), TOUR_BUDGET.get(sub, ""))
+            out.append(f"{cmd.strip()} {budget}".strip())
     return out
 
 

@@ -57,14 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_bench(sub: Any) -> None:
-    """``relmas bench sim|rl|tune``."""
-    from relmas.cli import bench_rl, bench_sim, bench_tune
+    """``relmas bench sim|rl|imitate|tune``."""
+    from relmas.cli import bench_imitate, bench_rl, bench_sim, bench_tune
 
-    bench = sub.add_parser("bench", help="benchmarks with JSON output (sim, rl, tune)")
-    bench_sub = bench.add_subparsers(dest="bench_command", metavar="{sim,rl,tune}")
+    bench = sub.add_parser("bench", help="benchmarks with JSON output (sim, rl, imitate, tune)")
+    bench_sub = bench.add_subparsers(dest="bench_command", metavar="{sim,rl,imitate,tune}")
     bench.set_defaults(func=lambda _a: _help(bench))
     bench_sim.register_bench(bench_sub)
     bench_rl.register_bench(bench_sub)
+    bench_imitate.register_bench(bench_sub)
     bench_tune.register_bench(bench_sub)
 
 

@@ -24,7 +24,7 @@ import torch
 from relmas.rl.module import MaskedPPOTorchRLModule
 
 VALUE_WEIGHT = 0.01  # the critic's squared error next to the imitation loss (returns ~ tens)
-EVAL_CHUNK = 4096  # rows per no-grad forward when measuring a fit (~125 MB of activations)
+EVAL_CHUNK = 1024  # rows per no-grad forward when measuring a fit (~32 MB of activations)
 
 
 @dataclass(frozen=True)
