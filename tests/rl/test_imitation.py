@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import astuple, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -211,3 +212,27 @@ def test_a_weighted_scenario_gets_its_share_of_the_episodes() -> None:
     rounds = episodes_of(weighted, 0) + episodes_of(weighted, 1)
     assert sum(p[0] == "toy" for p, _ in rounds) == 8  # 2 of every 3 episodes
     assert [s for _, s in rounds] == [0, 1, 2, 3, 4, 0, 2, 3, 4, 0, 1, 2]
+
+
+def test_a_round_that_would_not_fit_in_memory_is_a_one_line_error(monkeypatch: Any) -> None:
+    from relmas.rl import imitation_run
+
+    held = {"obs": np.zeros((1000, 250), np.float32)}  # 1 MB
+    new = {"obs": np.zeros((3000, 250), np.float32)}  # 3 MB
+    need = 4_000_000 + imitation_run.FIT_OVERHEAD_BYTES
+    monkeypatch.setattr(imitation_run, "available_bytes", lambda: need)
+    imitation_run.check_room(1, held, new)  # just fits
+    monkeypatch.setattr(imitation_run, "available_bytes", lambda: need - 1)
+    with pytest.raises(UserError, match=r"^imitation\.episodes: round 1's labelled states need"):
+        imitation_run.check_room(1, held, new)
+    monkeypatch.setattr(imitation_run, "available_bytes", lambda: None)  # not Linux: no check
+    imitation_run.check_room(1, held, new)
+
+
+def test_available_memory_is_read_on_linux() -> None:
+    from relmas.rl.imitation_run import available_bytes
+
+    if not Path("/proc/meminfo").is_file():
+        pytest.skip("no /proc/meminfo: the memory check is off here")
+    free = available_bytes()
+    assert free is not None and 2**20 < free < 2**50

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from relmas.errors import UserError
 from relmas.files import dumps, write_atomic
 from relmas.rl.dagger import (
     VALIDATION_FIRST_SEED,
@@ -59,6 +60,38 @@ def validate(
     return float(np.mean(ray.get(student))), float(np.mean(ray.get(base)))
 
 
+FIT_OVERHEAD_BYTES = 512 * 2**20  # torch, a fit's minibatches and chunks (`relmas bench imitate`)
+
+
+def available_bytes() -> int | None:
+    """Memory the kernel can still give (``MemAvailable`` of ``/proc/meminfo``; None elsewhere)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_room(round_no: int, held: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> None:
+    """Refuse to merge a round whose aggregate would not fit in memory, with a one-line error.
+
+    Why: merging copies the old and the new labels into one array set, and the fit runs on it;
+    past the machine's memory the kernel kills the run with no message at all (a 168-episode
+    run once died so, before the fit measured itself in chunks)."""
+    free = available_bytes()
+    need = sum(a.nbytes for a in (*held.values(), *new.values())) + FIT_OVERHEAD_BYTES
+    if free is not None and need > free:
+        raise UserError(
+            "imitation.episodes",
+            f"round {round_no}'s labelled states need about {need / 2**30:.1f} GiB more memory "
+            f"to merge and fit, and {free / 2**30:.1f} GiB is available",
+            "lower imitation.episodes, rounds or keep_plain, or use a machine with more memory",
+        )
+
+
 def train_imitation(
     recipe: Recipe,
     out_dir: Path,
@@ -85,6 +118,7 @@ def train_imitation(
         t0 = time.perf_counter()
         new, counts = run_round(recipe, r, student, bases, on_episode)
         rate = counts["states"] / max(time.perf_counter() - t0, 1e-9)
+        check_room(r, data, new)
         data = merge([data, new])
         fitted = fit(
             module,
