@@ -21,7 +21,8 @@ measures which, on one (scenario, chip) pair:
    policy's own mistakes lead it to states the teacher never visited, where they compound).
 
 Variants (docs/rl.md, "Where it loses"): ``--wait-slack`` labels and fits with the env's
-``wait_slack`` observation block; ``--dagger-rounds N`` lets each student drive
+``wait_slack`` observation block, ``--outlook`` with the env's ``outlook`` block (Planaria's
+own simulated future); ``--dagger-rounds N`` lets each student drive
 ``--dagger-episodes`` more episodes per round, labelled by the teacher, and refits it on
 everything (DAgger with its own mistakes); ``--gate`` fits no student, only a classifier that
 flags departure states, and reports how many it finds per share of decisions flagged.
@@ -65,7 +66,8 @@ RECIPE = Path(__file__).resolve().parents[1] / "tune_configs" / "train_default.y
 def _recipe(args: argparse.Namespace) -> Recipe:
     data = yaml.safe_load(RECIPE.read_text())
     data.pop("out", None)
-    data.update(scenario=args.scenario, hardware=args.hardware, wait_slack=args.wait_slack)
+    data.update(scenario=args.scenario, hardware=args.hardware, wait_slack=args.wait_slack,
+                outlook=args.outlook)  # fmt: skip
     if args.epochs:
         data["imitation"] = {**data["imitation"], "epochs": args.epochs}
     return Recipe.model_validate(data)
@@ -78,6 +80,7 @@ def _labels(args: argparse.Namespace, recipe: Recipe, seed: int) -> dict[str, np
     # the cache key names everything the labels depend on, so another base never reads them
     made_by = f"{args.base}|{recipe.episode_requests}|{imitation.keep_plain}|{recipe.gamma}"
     made_by += "|wait_slack" if recipe.wait_slack else ""  # another observation layout
+    made_by += "|outlook" if recipe.outlook else ""
     tag = hashlib.sha256(made_by.encode()).hexdigest()[:10]
     path = args.out / f"labels_{args.scenario}_{args.hardware}_{tag}_{seed}.npz"
     if path.is_file():
@@ -173,7 +176,11 @@ def _measure(args: argparse.Namespace, module: Any, policy: Path, data: Any) -> 
 
 def _variant(args: argparse.Namespace) -> str:
     """The suffix that keeps the outputs of the probe's variants apart."""
-    return "_nowait" * args.drop_wait_departures + "_waitslack" * args.wait_slack
+    return (
+        "_nowait" * args.drop_wait_departures
+        + "_waitslack" * args.wait_slack
+        + "_outlook" * args.outlook
+    )
 
 
 def _student(args: argparse.Namespace, recipe: Recipe, weight: float, data: Any) -> dict:
@@ -245,6 +252,11 @@ def _parse() -> argparse.Namespace:
         "--wait-slack",
         action="store_true",
         help="observe each candidate's slack after waiting for each unit type (env wait_slack)",
+    )
+    ap.add_argument(
+        "--outlook",
+        action="store_true",
+        help="observe each candidate's slack where Planaria's own future ends (env outlook)",
     )
     ap.add_argument("--out", type=Path, default=Path("relmas_out/deviation_probe"), help="output")
     return ap.parse_args()

@@ -15,8 +15,13 @@ import numpy as np
 import pytest
 
 from relmas.env.candidates import ORDERINGS
+from relmas.env.features import OUTLOOK_HORIZON_S
 from relmas.env.layout import ObsLayout, markdown_table
 from relmas.env.multi_accel import MultiAccelEnv
+from relmas.schedulers._lookahead import advance, left_s, live_rids, outcome
+from relmas.schedulers.planaria import PlanariaScheduler
+from relmas.sim import Simulator
+from relmas.sim.request import DONE, RUNNING
 
 REPO = Path(__file__).resolve().parents[2]
 CFG: dict[str, Any] = {"scenario": "toy", "hardware": "2s1e", "seeds": [4], "num_requests": 40}
@@ -24,6 +29,48 @@ CFG: dict[str, Any] = {"scenario": "toy", "hardware": "2s1e", "seeds": [4], "num
 PADDED: dict[str, Any] = {**CFG, "types": ["eyeriss", "simba"], "max_units": 6}
 # The opt-in block: each candidate's slack after waiting for a unit of each type.
 WAIT: dict[str, Any] = {**PADDED, "wait_slack": True}
+# The other opt-in block: Planaria's own simulated future (each candidate's slack where it ends).
+OUTLOOK: dict[str, Any] = {**PADDED, "outlook": True}
+
+
+def _planaria_future(env: MultiAccelEnv) -> tuple[Simulator, float]:
+    """A snapshot of the env's state rolled by a fresh Planaria for the outlook's horizon, and
+    the time it is scored at (the horizon's end if the snapshot ran out of events first)."""
+    assert env.sim is not None
+    clone = env.sim.snapshot()
+    base = PlanariaScheduler()
+    base.reset(clone, np.random.default_rng(0))
+    end = env.sim.now_s + OUTLOOK_HORIZON_S
+    while advance(clone):
+        if clone.now_s >= end:
+            return clone, clone.now_s
+        clone.apply(base.decide(clone))
+    return clone, max(clone.now_s, end)
+
+
+def _expected_outlook(env: MultiAccelEnv, i: int) -> float:
+    """The candidate's best-case finish where Planaria's future ends, by hand."""
+    future, at = _planaria_future(env)
+    chip, r = future.chip, future.requests[env.encoder.candidates[i].rid]
+    if r.state == DONE:
+        finish = r.finish_s
+        return (r.deadline_s - finish) / chip.isolated_latency_s[r.model]
+    rest = chip.remaining_best_s[r.model][r.next_layer + 1]
+    if r.state == RUNNING:
+        m, ty, layer = r.model, chip.accel_type[r.accel], r.next_layer
+        left = future.remaining_work_s[r.accel] * chip.latency_s[m][ty][layer]
+        finish = at + left / chip.compute_s[m][ty][layer] + rest
+    else:
+        left = left_s(future)
+        finish = (
+            at
+            + rest
+            + min(
+                left[a] + chip.latency_s[r.model][chip.accel_type[a]][r.next_layer]
+                for a in range(chip.num_accels)
+            )
+        )
+    return (r.deadline_s - finish) / chip.isolated_latency_s[r.model]
 
 
 def _free_in_s(env: MultiAccelEnv, k: int) -> float:
@@ -62,6 +109,8 @@ def _expected_candidate(env: MultiAccelEnv, i: int) -> dict[str, float]:
             after = now + min(_free_in_s(env, k), 10.0 * enc.time_scale_s)
             run_s = chip.latency_s[m][t][layer]
             out[f"wait_slack[{k}]"] = (r.deadline_s - after - run_s - rest) / iso
+    if enc.layout.outlook:
+        out["outlook"] = _expected_outlook(env, i)
     return out
 
 
@@ -100,6 +149,10 @@ def _expected_globals(env: MultiAccelEnv) -> dict[str, float]:
         waits = [0.0 if a in sim.free_accels else sim.busy_remaining_s(a) / enc.time_scale_s
                  for a in units]  # fmt: skip
         out[f"type_free_in[{k}]"] = min(waits, default=10.0)
+    if enc.layout.outlook:
+        live = live_rids(sim)
+        future, at = _planaria_future(env)
+        out["outlook_lost"] = (outcome(sim, live) - outcome(future, live, at)) / enc.top_k
     return out
 
 
@@ -109,7 +162,9 @@ def _check(obs: np.ndarray, layout: ObsLayout, expected: dict[str, float], **whe
         assert got == pytest.approx(np.clip(value, -10, 10), rel=1e-5, abs=1e-6), (name, where)
 
 
-@pytest.mark.parametrize("config", [CFG, PADDED, WAIT], ids=["own", "padded", "wait_slack"])
+@pytest.mark.parametrize(
+    "config", [CFG, PADDED, WAIT, OUTLOOK], ids=["own", "padded", "wait_slack", "outlook"]
+)
 def test_named_fields_hold_what_their_names_say(config: dict[str, Any]) -> None:
     env = MultiAccelEnv(config)
     layout = env.encoder.layout
@@ -143,6 +198,10 @@ def test_layout_dimensions_and_round_trip() -> None:
     waiting = ObsLayout(top_k=3, num_accels=5, num_types=2, hints=True, wait_slack=True)
     assert waiting.candidate_dim == layout.candidate_dim + 2
     assert ObsLayout.from_dict(waiting.to_dict()).with_units(9).wait_slack
+    looking = ObsLayout(top_k=3, num_accels=5, num_types=2, hints=True, outlook=True)
+    assert looking.candidate_dim == layout.candidate_dim + 1
+    assert looking.global_dim == layout.global_dim + 1
+    assert ObsLayout.from_dict(looking.to_dict()).with_units(9).outlook
     assert layout.with_units(9).num_accels == 9 and layout.with_units(9).top_k == 3
     plain = ObsLayout(top_k=3, num_accels=5, num_types=2, hints=False)
     assert "planaria_unit" not in plain.unit_fields and plain.global_dim == 5 + 2 * 2

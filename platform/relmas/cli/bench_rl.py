@@ -159,7 +159,11 @@ def _random_policy(chip: Any, recipe: Recipe) -> Any:
     from relmas.rl.policy_scheduler import PolicyScheduler
 
     enc = FeatureEncoder(
-        chip, recipe.top_k, candidates=recipe.candidates, wait_slack=recipe.wait_slack
+        chip,
+        recipe.top_k,
+        candidates=recipe.candidates,
+        wait_slack=recipe.wait_slack,
+        outlook=recipe.outlook,
     )
     rng = np.random.default_rng(0)
     dims = [enc.obs_dim, 128, 128, enc.num_actions]

@@ -68,6 +68,11 @@ class EnvConfig(BaseModel):
     wait_slack: bool = Field(
         False, description="add each candidate's slack after waiting for each unit type"
     )
+    outlook: bool = Field(
+        False,
+        description="add each candidate's slack where Planaria's own simulated future ends "
+        "and how many requests that future loses",
+    )
     reward: dict[str, Any] | None = Field(
         None, description="{name: preset, <coefficient>: value} (None: the relmas preset)"
     )

@@ -27,13 +27,17 @@ from relmas.env.config import CANDIDATE_RULES
 from relmas.env.layout import CLIP, UNIT_FIELDS, ObsLayout
 from relmas.errors import UserError
 from relmas.loaders.validation import validation_error
+from relmas.schedulers.outlook import BaseOutlook
 from relmas.schedulers.planaria import PlanariaParams, PlanariaScheduler
+from relmas.schedulers.rollout import RolloutParams
 from relmas.sim.chip import Chip
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Request
 
 ENV_VERSION = 2  # bump whenever the observation, action or reward semantics change
 ENV_ID = f"relmas/MultiAccel-v{ENV_VERSION}"  # the registered id names the version it builds
+# how far the ``outlook`` option simulates Planaria ahead: the rollout teacher's own horizon
+OUTLOOK_HORIZON_S: float = RolloutParams.model_fields["horizon_s"].default
 
 
 def planaria_variant(params: Mapping[str, Any]) -> PlanariaScheduler:
@@ -77,6 +81,7 @@ class FeatureEncoder:
         types: Sequence[str] | None = None,
         max_units: int | None = None,
         wait_slack: bool = False,
+        outlook: bool = False,
     ) -> None:
         if top_k < 1:
             raise ValueError("top_k must be >= 1")
@@ -109,7 +114,12 @@ class FeatureEncoder:
             Orderings(self.rank_depth, planaria_variant(self.planaria_params)) if hint else None
         )
         self._simple = None if hint else DeadlineWorkOrderings(top_k)
-        self.layout = layout = ObsLayout(top_k, slots, self.num_types, hint, wait_slack)
+        self.layout = layout = ObsLayout(top_k, slots, self.num_types, hint, wait_slack, outlook)
+        self.outlook = (
+            BaseOutlook(planaria_variant(self.planaria_params), OUTLOOK_HORIZON_S)
+            if outlook
+            else None
+        )
         self.candidate_dim = layout.candidate_dim
         self.accel_dim = layout.accel_dim
         self.global_dim = layout.global_dim
@@ -191,9 +201,12 @@ class FeatureEncoder:
         cands = self.candidates = self.select_candidates(sim)
         rate, rem = sim.rates(), sim.remaining_work_s  # read once: both walk the busy units
         free_in = self._type_free_in(sim, rate, rem)
-        flat = self._candidate_values(sim, cands, free_in if self.layout.wait_slack else None)
+        ahead, lost = self._outlook_values(sim, cands)
+        flat = self._candidate_values(
+            sim, cands, free_in if self.layout.wait_slack else None, ahead
+        )
         flat += self._accel_values(sim, rate, rem)
-        flat += self._global_values(sim, free_in)
+        flat += self._global_values(sim, free_in, lost)
         if self.orderings is not None:
             self._encode_hints(flat)
         obs = self.obs
@@ -219,19 +232,35 @@ class FeatureEncoder:
         flat[self._unit_flag_index[a]] = 1.0
         self.prior[a] = 1.0
 
+    def _outlook_values(
+        self, sim: Simulator, cands: list[Request]
+    ) -> tuple[list[float] | None, list[float]]:
+        """``outlook`` option: each candidate's slack where Planaria's own future ends, in
+        isolated latencies, and the live requests that future loses / ``top_k``."""
+        if self.outlook is None:
+            return None, []
+        finish, lost = self.outlook.at(sim, [r.rid for r in cands])
+        iso = self.chip.isolated_latency_s
+        ahead = [(r.deadline_s - f) / iso[r.model] for r, f in zip(cands, finish, strict=True)]
+        return ahead, [lost / self.top_k]
+
     def _candidate_values(
-        self, sim: Simulator, cands: list[Request], free_in: list[float] | None
+        self,
+        sim: Simulator,
+        cands: list[Request],
+        free_in: list[float] | None,
+        ahead: list[float] | None = None,
     ) -> list[float]:
         """Candidate rows (dynamic values, static per-type row, per-type slack, with
-        ``free_in`` the per-type slack after waiting for a unit of the type, heuristic flags),
-        zero-padded."""
+        ``free_in`` the per-type slack after waiting for a unit of the type, with ``ahead``
+        the slack where Planaria's future ends, heuristic flags), zero-padded."""
         view, now, scale = self.view, sim.now_s, self.priority_scale
         chip = self.chip
         iso, best, static = chip.isolated_latency_s, chip.remaining_best_s, view.static_rows
         hints = self._hint_rows if self.orderings is not None else self._no_hints
         type_slack = view.type_slack
         flat: list[float] = []
-        for r, flags in zip(cands, hints, strict=False):  # a row per candidate (or more)
+        for i, (r, flags) in enumerate(zip(cands, hints, strict=False)):  # a row per candidate
             m, layer = r.model, r.next_layer
             iso_s = iso[m]
             flat += (
@@ -247,6 +276,8 @@ class FeatureEncoder:
                 w = self.time_scale_s / iso_s
                 pairs = zip(slack, free_in, strict=True)
                 flat += [s if s <= -CLIP else s - f * w for s, f in pairs]
+            if ahead is not None:
+                flat.append(ahead[i])
             flat += flags
         flat += self._candidate_pad[len(cands)]
         return flat
@@ -271,9 +302,12 @@ class FeatureEncoder:
         flat += self._slot_pad
         return flat
 
-    def _global_values(self, sim: Simulator, free_in: list[float]) -> list[float]:
+    def _global_values(
+        self, sim: Simulator, free_in: list[float], lost: list[float]
+    ) -> list[float]:
         """DRAM load, queue length, free fraction, arrival progress, episode time, per known
-        type the unit share and the time until one is free (+ flag)."""
+        type the unit share and the time until one is free, (``outlook``) the share of requests
+        Planaria's future loses (+ flag)."""
         total = max(len(sim.specs), 1)
         return [
             sim.dram_demand_bytes_per_s / self.chip.bandwidth_bytes_per_s,
@@ -283,6 +317,7 @@ class FeatureEncoder:
             sim.now_s / (sim.specs[-1].arrival_s + self.time_scale_s) if sim.specs else 0.0,
             *self._type_units,
             *free_in,
+            *lost,
             *self._global_pad,
         ]
 
@@ -302,8 +337,15 @@ class FeatureEncoder:
         return out
 
     def decode(self, action: int) -> tuple[Request, int] | None:
-        """``(request, accel)`` for a dispatch action, ``None`` for wait (no validity check)."""
+        """``(request, accel)`` for a dispatch action, ``None`` for wait (no validity check).
+
+        The caller applies what this returns, so the ``outlook`` learns here whether the run
+        followed Planaria (its shadow future is reused only then)."""
         if action == self.wait_action:
+            if self.outlook is not None:
+                self.outlook.taken(None, None)
             return None
         i, a = divmod(action, self.num_accels)
+        if self.outlook is not None:
+            self.outlook.taken(self.candidates[i].rid, a)
         return self.candidates[i], a

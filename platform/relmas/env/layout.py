@@ -16,11 +16,12 @@ The flat vector is ``K`` candidate rows, then ``N`` unit rows, then the globals:
 
 * candidate row: :data:`CANDIDATE_FIELDS`, then :data:`TYPE_FIELDS` for each known type
   (type-major), then :data:`TYPE_SLACK` for each known type, then (``wait_slack`` option)
-  :data:`WAIT_SLACK` for each known type, then (``heuristic`` rule) the :data:`HINT_FIELDS`;
+  :data:`WAIT_SLACK` for each known type, then (``outlook`` option) :data:`OUTLOOK`, then
+  (``heuristic`` rule) the :data:`HINT_FIELDS`;
 * unit row: ``present``, a one-hot of its type, :data:`UNIT_FIELDS`, then (``heuristic``)
   ``planaria_unit``;
 * globals: :data:`GLOBAL_FIELDS`, then :data:`GLOBAL_TYPE_FIELDS` for each known type, then
-  (``heuristic``) ``planaria_waits``.
+  (``outlook``) :data:`GLOBAL_OUTLOOK`, then (``heuristic``) ``planaria_waits``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ WAIT_SLACK = {
     "this type - best-case rest) / isolated latency: the slack if the request waits for this "
     "type (= type_slack where one is free; -10 where the chip has none)",
 }
+OUTLOOK = {
+    "outlook": "(deadline - best-case finish where Planaria's own future ends, "
+    "`outlook_horizon_s` ahead) / isolated latency: < 0 if Planaria, left alone, loses it",
+}
 HINT_FIELDS = {
     "planaria_choice": "1 if this is Planaria's next dispatch",
     **{
@@ -89,6 +94,10 @@ GLOBAL_TYPE_FIELDS = {
     "type_free_in": "time until the first unit of this type is free / mean isolated latency "
     "(0 if one is free, 10 if the chip has none)",
 }
+GLOBAL_OUTLOOK = {
+    "outlook_lost": "live requests that can still meet their deadline now and that Planaria's "
+    "own future loses / top_k: 0 where the rollout teacher keeps Planaria's action",
+}
 GLOBAL_HINT = {"planaria_waits": "1 if Planaria would wait"}
 # The ``future`` key (the critic's only, never the actor's: an online scheduler cannot see it).
 FUTURE_WINDOWS = (0.5, 1.0, 2.0, 4.0)  # in mean isolated latencies
@@ -116,6 +125,7 @@ class ObsLayout:
     num_types: int
     hints: bool
     wait_slack: bool = False  # opt-in (env config ``wait_slack``); older policies lack it
+    outlook: bool = False  # opt-in (env config ``outlook``); older policies lack it
 
     @cached_property
     def candidate_fields(self) -> tuple[str, ...]:
@@ -124,7 +134,9 @@ class ObsLayout:
         per_type = tuple(f"{f}[{t}]" for t in types for f in TYPE_FIELDS)
         slack = tuple(f"{f}[{t}]" for t in types for f in TYPE_SLACK)
         wait = tuple(f"{f}[{t}]" for t in types for f in WAIT_SLACK) if self.wait_slack else ()
-        return (*CANDIDATE_FIELDS, *per_type, *slack, *wait, *(HINT_FIELDS if self.hints else ()))
+        outlook = tuple(OUTLOOK) if self.outlook else ()
+        hints = tuple(HINT_FIELDS) if self.hints else ()
+        return (*CANDIDATE_FIELDS, *per_type, *slack, *wait, *outlook, *hints)
 
     @cached_property
     def unit_fields(self) -> tuple[str, ...]:
@@ -136,7 +148,8 @@ class ObsLayout:
     def global_fields(self) -> tuple[str, ...]:
         """Names of the global values, in order."""
         per_type = tuple(f"{f}[{t}]" for f in GLOBAL_TYPE_FIELDS for t in range(self.num_types))
-        return (*GLOBAL_FIELDS, *per_type, *(GLOBAL_HINT if self.hints else ()))
+        outlook = tuple(GLOBAL_OUTLOOK) if self.outlook else ()
+        return (*GLOBAL_FIELDS, *per_type, *outlook, *(GLOBAL_HINT if self.hints else ()))
 
     @property
     def candidate_dim(self) -> int:
@@ -200,18 +213,21 @@ class ObsLayout:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :meth:`from_dict` turns back into this layout."""
-        keys = ("top_k", "num_accels", "num_types", "hints", "wait_slack")
+        keys = ("top_k", "num_accels", "num_types", "hints", "wait_slack", "outlook")
         return {k: getattr(self, k) for k in keys}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ObsLayout:
         """The layout :meth:`to_dict` wrote."""
         return cls(int(data["top_k"]), int(data["num_accels"]), int(data["num_types"]),
-                   bool(data["hints"]), bool(data.get("wait_slack", False)))  # fmt: skip
+                   bool(data["hints"]), bool(data.get("wait_slack", False)),
+                   bool(data.get("outlook", False)))  # fmt: skip
 
     def with_units(self, num_accels: int) -> ObsLayout:
         """The same layout with another number of unit slots (a pair head runs on any)."""
-        return ObsLayout(self.top_k, num_accels, self.num_types, self.hints, self.wait_slack)
+        return ObsLayout(
+            self.top_k, num_accels, self.num_types, self.hints, self.wait_slack, self.outlook
+        )
 
 
 def markdown_table() -> str:
@@ -221,11 +237,13 @@ def markdown_table() -> str:
         ("candidate (x top_k)", CANDIDATE_FIELDS),
         ("candidate, per known type", {**TYPE_FIELDS, **TYPE_SLACK}),
         ("candidate, per known type, `wait_slack` option", WAIT_SLACK),
+        ("candidate, `outlook` option", OUTLOOK),
         ("candidate, heuristic rule", HINT_FIELDS),
         ("unit (x unit slots)", UNIT_HEAD | UNIT_FIELDS),
         ("unit, heuristic rule", UNIT_HINT),
         ("global", GLOBAL_FIELDS),
         ("global, per known type", GLOBAL_TYPE_FIELDS),
+        ("global, `outlook` option", GLOBAL_OUTLOOK),
         ("global, heuristic rule", GLOBAL_HINT),
         ("future (critic only, separate key)", FUTURE_FIELDS),
     )

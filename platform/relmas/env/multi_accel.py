@@ -133,6 +133,7 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
             types=types,
             max_units=slots,
             wait_slack=cfg.wait_slack,
+            outlook=cfg.outlook,
         )
         reward = make_reward(cfg.reward, enc.time_scale_s, float(np.mean(enc._mean_layer_j)))
         return _Kit(source, enc, reward)

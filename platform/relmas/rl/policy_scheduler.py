@@ -75,6 +75,7 @@ class PolicyScheduler(Scheduler):
             types=self.meta["types"],
             max_units=slots if slots is not None and slots >= sim.chip.num_accels else None,
             wait_slack=r.wait_slack,
+            outlook=r.outlook,
         )
         self._check_chip(enc)
         self.encoder = enc

@@ -145,6 +145,11 @@ class Recipe(BaseModel):
     wait_slack: bool = Field(
         False, description="observe each candidate's slack after waiting for each unit type"
     )
+    outlook: bool = Field(
+        False,
+        description="observe each candidate's slack where Planaria's own simulated future "
+        "ends and how many requests that future loses",
+    )
     reward: dict[str, Any] = Field(
         default_factory=lambda: {"name": "relmas"},
         description="reward preset (sla, relmas, energy) and coefficient overrides, e.g. "
@@ -234,6 +239,7 @@ class Recipe(BaseModel):
                 "candidates": self.candidates,
                 "planaria_params": dict(self.planaria_params),
                 "wait_slack": self.wait_slack,
+                "outlook": self.outlook,
                 "reward": dict(self.reward),
                 "decision_period_s": self.decision_period_s,
                 "fault_injection": fault,

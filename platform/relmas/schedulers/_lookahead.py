@@ -85,7 +85,7 @@ def outcome(sim: Simulator, rids: Iterable[int], now_s: float | None = None) -> 
     now = sim.now_s if now_s is None or now_s < sim.now_s else now_s
     chip, reqs = sim.chip, sim.requests
     best, lat = chip.remaining_best_s, chip.latency_s
-    left = _left_s(sim)
+    left = left_s(sim)
     free_at = [math.inf] * chip.num_types  # per type: the earliest a unit of it can start
     for a, t in enumerate(chip.accel_type):
         if left[a] < free_at[t]:
@@ -115,7 +115,7 @@ def outcome(sim: Simulator, rids: Iterable[int], now_s: float | None = None) -> 
     return n
 
 
-def _left_s(sim: Simulator) -> list[float]:
+def left_s(sim: Simulator) -> list[float]:
     """Per unit, a lower bound on the time until it is free: its running layer's remaining
     work at the unit's isolated speed (0 when idle)."""
     chip = sim.chip
