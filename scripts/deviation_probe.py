@@ -66,8 +66,8 @@ RECIPE = Path(__file__).resolve().parents[1] / "tune_configs" / "train_default.y
 def _recipe(args: argparse.Namespace) -> Recipe:
     data = yaml.safe_load(RECIPE.read_text())
     data.pop("out", None)
-    data.update(scenario=args.scenario, hardware=args.hardware, wait_slack=args.wait_slack,
-                outlook=args.outlook)  # fmt: skip
+    data.update(scenario=args.scenario, hardware=args.hardware, wait_slack=args.wait_slack)
+    data.update(outlook=args.outlook or args.outlook_gate, outlook_gate=args.outlook_gate)
     if args.epochs:
         data["imitation"] = {**data["imitation"], "epochs": args.epochs}
     return Recipe.model_validate(data)
@@ -179,8 +179,25 @@ def _variant(args: argparse.Namespace) -> str:
     return (
         "_nowait" * args.drop_wait_departures
         + "_waitslack" * args.wait_slack
-        + "_outlook" * args.outlook
+        + "_outlook" * (args.outlook and not args.outlook_gate)
+        + "_outlookgate" * args.outlook_gate
     )
+
+
+def _gated(recipe: Recipe, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Labels made without ``outlook_gate`` as the gated env would have masked them: where
+    Planaria's future loses nothing, only its action (the prior) is valid. States whose label
+    set then holds no valid action (the teacher disagreed with the prior) are left out."""
+    env = MultiAccelEnv(recipe.env_config().as_mapping())
+    lost = data["obs"][:, env.encoder.layout.index("outlook_lost")]
+    closed = (lost == 0) & ((data["mask"] * data["prior"]).sum(axis=1) > 0)
+    print(f"gate closed on {closed.mean():.1%} of {len(closed)} states, on "
+          f"{int((closed & data['deviates']).sum())} of {int(data['deviates'].sum())} "
+          "departures", flush=True)  # fmt: skip
+    mask = np.where(closed[:, None], data["prior"], data["mask"])
+    label = data["label"] & (mask > 0.5)
+    keep = label.any(axis=1)
+    return {k: v[keep] for k, v in {**data, "mask": mask, "label": label}.items()}
 
 
 def _student(args: argparse.Namespace, recipe: Recipe, weight: float, data: Any) -> dict:
@@ -258,6 +275,11 @@ def _parse() -> argparse.Namespace:
         action="store_true",
         help="observe each candidate's slack where Planaria's own future ends (env outlook)",
     )
+    ap.add_argument(
+        "--outlook-gate",
+        action="store_true",
+        help="--outlook, and act as Planaria wherever its future loses nothing (env outlook_gate)",
+    )
     ap.add_argument("--out", type=Path, default=Path("relmas_out/deviation_probe"), help="output")
     return ap.parse_args()
 
@@ -273,6 +295,8 @@ def main() -> None:
     t0 = time.perf_counter()
     episodes = [_labels(args, recipe, s) for s in range(args.episodes + args.test_episodes)]
     train, test = merge(episodes[: args.episodes]), merge(episodes[args.episodes :])
+    if recipe.outlook_gate:
+        train, test = _gated(recipe, train), _gated(recipe, test)
     if args.drop_wait_departures:  # are the reorderings learnable without the waits?
         waits = train["deviates"] & train["label"][:, -1]  # the last action is "wait"
         train = {k: v[~waits] for k, v in train.items()}

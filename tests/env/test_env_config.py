@@ -34,6 +34,11 @@ def test_env_id_names_the_version_it_builds() -> None:
         ({"scenario": "heavy", "load": 0.5}, r"load only applies to scenario 'toy'"),
         ({"reward": {"name": "sla", "miss": "x"}}, r"reward.miss: must be a finite number"),
         ({"reward": {"early_miss": 1}}, r"reward.early_miss: must be true or false"),
+        ({"outlook_gate": True}, r"env config: .*outlook_gate needs outlook: true"),
+        (
+            {"outlook": True, "outlook_gate": True, "candidates": "mixed"},
+            r"outlook_gate needs outlook: true and candidates: heuristic",
+        ),
     ],
 )
 def test_bad_config_is_one_line_naming_the_field(config: dict[str, Any], message: str) -> None:

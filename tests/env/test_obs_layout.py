@@ -230,3 +230,23 @@ def test_future_key_summarises_the_upcoming_arrivals() -> None:
         left = sum(1 for s in sim.specs if s.arrival_s > sim.now_s) / len(sim.specs)
         assert obs["future"][-1] == pytest.approx(left, rel=1e-6)
         obs, _, done, _, _ = env.step(int(rng.choice(np.flatnonzero(obs["action_mask"]))))
+
+
+def test_the_outlook_gate_leaves_only_planarias_action_where_its_future_loses_nothing() -> None:
+    """The same actions through a gated and an ungated env: the same observations; the gated
+    mask is Planaria's action alone exactly where ``outlook_lost`` is 0 (and that is valid)."""
+    gated, plain = MultiAccelEnv({**OUTLOOK, "outlook_gate": True}), MultiAccelEnv(OUTLOOK)
+    (g, _), (p, _) = gated.reset(seed=0), plain.reset(seed=0)
+    lost_at = gated.encoder.layout.index("outlook_lost")
+    rng, done, closed, steps = np.random.default_rng(2), False, 0, 0
+    while not done:
+        np.testing.assert_array_equal(g["observations"], p["observations"])
+        shut = g["observations"][lost_at] == 0 and float(p["action_mask"] @ p["action_prior"]) > 0
+        assert gated.encoder.gate_closed == shut
+        expected = p["action_prior"] if shut else p["action_mask"]
+        np.testing.assert_array_equal(g["action_mask"], expected)
+        closed += shut
+        action = int(rng.choice(np.flatnonzero(g["action_mask"])))
+        (g, _, done, _, _), (p, *_) = gated.step(action), plain.step(action)
+        steps += 1
+    assert 0 < closed < steps

@@ -62,10 +62,13 @@ def test_numpy_logits_match_torch(tmp_path: Path, lstm: bool) -> None:
     assert (masked_torch[~valid] < -1e30).all(), "the module must mask invalid actions"
 
 
-def test_scheduler_replays_the_env_greedy_policy(tmp_path: Path) -> None:
-    _export(tmp_path, {"fcnet_hiddens": [16]})
+@pytest.mark.parametrize("gate", [False, True], ids=["plain", "outlook_gate"])
+def test_scheduler_replays_the_env_greedy_policy(tmp_path: Path, gate: bool) -> None:
+    """``outlook_gate``: the scheduler rebuilds the gated mask (and Planaria's future) too."""
+    extra = {"outlook": True, "outlook_gate": True} if gate else {}
+    _export(tmp_path, {"fcnet_hiddens": [16]}, **extra)
     policy = load_numpy_policy(tmp_path)
-    env = MultiAccelEnv(CFG)
+    env = MultiAccelEnv({**CFG, **extra})
     obs, _ = env.reset(seed=0, options={"episode_seed": 0})
     done, info = False, {}
     while not done:

@@ -73,6 +73,11 @@ class EnvConfig(BaseModel):
         description="add each candidate's slack where Planaria's own simulated future ends "
         "and how many requests that future loses",
     )
+    outlook_gate: bool = Field(
+        False,
+        description="only Planaria's action is valid wherever its own simulated future loses no "
+        "request (the rollout teacher's early exit); needs outlook and the heuristic rule",
+    )
     reward: dict[str, Any] | None = Field(
         None, description="{name: preset, <coefficient>: value} (None: the relmas preset)"
     )
@@ -130,6 +135,12 @@ class EnvConfig(BaseModel):
     def single(self, scenario: str, hardware: str) -> EnvConfig:
         """This config restricted to one (scenario, hardware) pair."""
         return self.model_copy(update={"scenario": scenario, "hardware": hardware})
+
+    @model_validator(mode="after")
+    def _gate_needs_outlook(self) -> EnvConfig:
+        if self.outlook_gate and not (self.outlook and self.candidates == "heuristic"):
+            raise ValueError("outlook_gate needs outlook: true and candidates: heuristic")
+        return self
 
     @model_validator(mode="after")
     def _toy_keys(self) -> EnvConfig:

@@ -82,6 +82,7 @@ class FeatureEncoder:
         max_units: int | None = None,
         wait_slack: bool = False,
         outlook: bool = False,
+        outlook_gate: bool = False,
     ) -> None:
         if top_k < 1:
             raise ValueError("top_k must be >= 1")
@@ -120,6 +121,8 @@ class FeatureEncoder:
             if outlook
             else None
         )
+        self.outlook_gate = outlook_gate and outlook and hint
+        self.gate_closed = False  # this state: only Planaria's action was left valid
         self.candidate_dim = layout.candidate_dim
         self.accel_dim = layout.accel_dim
         self.global_dim = layout.global_dim
@@ -220,6 +223,9 @@ class FeatureEncoder:
             for a in sim.free_accels:  # one column slice each: cheaper than fancy indexing
                 grid[:n, a] = 1.0
         mask[self.wait_action] = 1.0 if sim.can_wait() else 0.0
+        self.gate_closed = self.outlook_gate and not lost[0] and float(mask @ self.prior) > 0
+        if self.gate_closed:  # Planaria loses nothing ahead: the teacher keeps its action
+            mask[:] = self.prior
 
     def _encode_hints(self, flat: list[float]) -> None:
         """Planaria's unit or "Planaria waits" (set in ``flat``), and the action prior."""

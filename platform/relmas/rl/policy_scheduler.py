@@ -76,6 +76,7 @@ class PolicyScheduler(Scheduler):
             max_units=slots if slots is not None and slots >= sim.chip.num_accels else None,
             wait_slack=r.wait_slack,
             outlook=r.outlook,
+            outlook_gate=r.outlook_gate,
         )
         self._check_chip(enc)
         self.encoder = enc

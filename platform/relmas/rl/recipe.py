@@ -150,6 +150,11 @@ class Recipe(BaseModel):
         description="observe each candidate's slack where Planaria's own simulated future "
         "ends and how many requests that future loses",
     )
+    outlook_gate: bool = Field(
+        False,
+        description="only Planaria's action is valid wherever its own simulated future loses no "
+        "request (the rollout teacher's early exit); needs outlook and the heuristic rule",
+    )
     reward: dict[str, Any] = Field(
         default_factory=lambda: {"name": "relmas"},
         description="reward preset (sla, relmas, energy) and coefficient overrides, e.g. "
@@ -240,6 +245,7 @@ class Recipe(BaseModel):
                 "planaria_params": dict(self.planaria_params),
                 "wait_slack": self.wait_slack,
                 "outlook": self.outlook,
+                "outlook_gate": self.outlook_gate,
                 "reward": dict(self.reward),
                 "decision_period_s": self.decision_period_s,
                 "fault_injection": fault,
