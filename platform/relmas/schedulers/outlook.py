@@ -67,6 +67,10 @@ class BaseOutlook:
     so does a state whose fingerprint the shadow did not reach (a new run, an arrival the
     snapshot could not know). The fingerprint alone is not enough: two requests of the same
     model at the same layer, swapped, lead to equal fingerprints and different futures.
+
+    ``base`` must rebuild its state from the simulator at ``reset`` and draw no random
+    numbers (the rollout's ``REBUILT`` heuristics but ``random``): it is reset on every new
+    snapshot and asked only there, never on the real run.
     """
 
     def __init__(self, base: Scheduler, horizon_s: float) -> None:
