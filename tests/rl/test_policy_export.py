@@ -168,3 +168,35 @@ def test_paired_delta() -> None:
     d = paired_delta([0.9, 0.8, 0.7], [0.8, 0.8, 0.8])
     assert d["mean"] == pytest.approx(0.0) and (d["wins"], d["losses"], d["ties"]) == (1, 1, 1)
     assert d["stderr"] == pytest.approx(0.1 / 3**0.5)
+
+
+@pytest.mark.parametrize("lstm", [False, True], ids=["mlp", "lstm"])
+def test_one_valid_action_skips_the_forward_pass_only_without_an_lstm(
+    tmp_path: Path, lstm: bool
+) -> None:
+    """The shortcut must return what the full masked argmax returns; an LSTM's state must
+    still advance (its next logits depend on it)."""
+    mc: dict[str, Any] = {"fcnet_hiddens": [16]}
+    if lstm:
+        mc.update(use_lstm=True, lstm_cell_size=8, max_seq_len=8)
+    _, env = _export(tmp_path, mc)
+    obs, _ = env.reset(seed=0)
+    policy = load_numpy_policy(tmp_path)
+    x = obs["observations"]
+    for index in (0, len(obs["action_mask"]) - 1):
+        one = np.zeros_like(obs["action_mask"])
+        one[index] = 1.0
+        h_before = policy.h.copy()
+        assert policy.act(x, one) == index
+        assert np.array_equal(policy.h, h_before) != lstm  # the LSTM stepped, the MLP has none
+    forward = policy.logits
+    policy.logits = lambda *a, **k: pytest.fail("forward pass with one valid action")  # type: ignore[method-assign]
+    if not lstm:
+        assert policy.act(x, one) == index
+    policy.logits = forward  # type: ignore[method-assign]
+    two = one.copy()
+    two[0] = 1.0
+    logits = policy.logits(x)
+    policy.reset_state()
+    expected = int(np.argmax(np.where(two > 0.5, logits, -np.inf)))
+    assert policy.act(x, two) == expected

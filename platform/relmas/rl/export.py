@@ -172,7 +172,16 @@ class NumpyPolicy:
         w: float = 0.0,
         layout: ObsLayout | None = None,
     ) -> int:
-        """Argmax over the valid actions of the logits plus ``w * prior`` (the module's prior)."""
+        """Argmax over the valid actions of the logits plus ``w * prior`` (the module's prior).
+
+        With one valid action (an ``outlook_gate`` policy where the gate is closed: most of
+        heavy's decisions) the forward pass cannot change the answer and is skipped, unless an
+        LSTM needs it to advance its state.
+        """
+        if not self.lstm:
+            valid = np.flatnonzero(mask > 0.5)
+            if len(valid) == 1:
+                return int(valid[0])
         logits = self.logits(obs, layout)
         if w and prior is not None:
             logits = logits + w * prior
