@@ -34,15 +34,14 @@ flags departure states, and reports how many it finds per share of decisions fla
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from probe_data import gated, held_out, labels, recipe_for
 from relmas.cli.common import float_list, non_negative_int, positive_int, run_script
 from relmas.env.multi_accel import MultiAccelEnv
 from relmas.env.sources import make_source
@@ -58,62 +57,6 @@ from relmas.schedulers.registry import make_scheduler
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """The module doc as written, and every option's default in ``--help``."""
-
-
-RECIPE = Path(__file__).resolve().parents[1] / "tune_configs" / "train_default.yaml"
-
-
-def _recipe(args: argparse.Namespace) -> Recipe:
-    data = yaml.safe_load(RECIPE.read_text())
-    data.pop("out", None)
-    data.update(scenario=args.scenario, hardware=args.hardware, wait_slack=args.wait_slack)
-    data.update(outlook=args.outlook or args.outlook_gate, outlook_gate=args.outlook_gate)
-    if args.epochs:
-        data["imitation"] = {**data["imitation"], "epochs": args.epochs}
-    return Recipe.model_validate(data)
-
-
-def _labels(args: argparse.Namespace, recipe: Recipe, seed: int) -> dict[str, np.ndarray]:
-    """One teacher-labelled episode (teacher acting), from the cache if there."""
-    imitation = recipe.imitation
-    assert imitation is not None
-    # the cache key names everything the labels depend on, so another base never reads them
-    made_by = f"{args.base}|{recipe.episode_requests}|{imitation.keep_plain}|{recipe.gamma}"
-    made_by += "|wait_slack" if recipe.wait_slack else ""  # another observation layout
-    made_by += "|outlook" if recipe.outlook else ""
-    tag = hashlib.sha256(made_by.encode()).hexdigest()[:10]
-    path = args.out / f"labels_{args.scenario}_{args.hardware}_{tag}_{seed}.npz"
-    if path.is_file():
-        with np.load(path) as data:
-            return dict(data)
-    teacher = make_scheduler(imitation.teacher, teacher_params(imitation, args.base))
-    env = MultiAccelEnv(recipe.env_config().as_mapping())
-    out = collect_episode(
-        env, teacher, None, pair=(args.scenario, args.hardware), episode_seed=seed, beta=1.0,
-        keep_plain=imitation.keep_plain, seed=seed, gamma=recipe.gamma,
-    )  # fmt: skip
-    arrays = out.arrays()
-    np.savez(path, **arrays)
-    return arrays
-
-
-def _held_out(module: Any, data: dict[str, np.ndarray]) -> dict[str, float]:
-    """Right departures, and wrong actions elsewhere, of the fitted student on ``data``."""
-    import torch
-
-    from relmas.rl.imitate import actor_logits
-
-    batch = {k: torch.from_numpy(data[k]) for k in ("obs", "mask", "prior")}
-    with torch.no_grad():
-        action = actor_logits(module, batch).argmax(dim=1).numpy()
-    hit = data["label"][np.arange(len(action)), action]
-    dev = data["deviates"]
-    return {
-        "departures": int(dev.sum()),
-        "departures_right": int((hit & dev).sum()),
-        "other_states": int((~dev).sum()),
-        "other_states_wrong": int((~hit & ~dev).sum()),
-    }
 
 
 def _fit(args: argparse.Namespace, recipe: Recipe, weight: float, train: Any) -> Any:
@@ -167,7 +110,7 @@ def _measure(args: argparse.Namespace, module: Any, policy: Path, data: Any) -> 
     _, test, source, seeds, ref = data
     m = run_scheduler(source, load_policy_scheduler(policy), seeds)
     return {
-        **_held_out(module, test),
+        **held_out(module, test),
         "waits_first_seed": _waits(source, load_policy_scheduler(policy), seeds[0]),
         "validation": paired_delta(m["sla_rate_per_seed"], ref["sla_rate_per_seed"]),
         "energy_ratio": m["energy_per_inference_j"] / ref["energy_per_inference_j"],
@@ -182,22 +125,6 @@ def _variant(args: argparse.Namespace) -> str:
         + "_outlook" * (args.outlook and not args.outlook_gate)
         + "_outlookgate" * args.outlook_gate
     )
-
-
-def _gated(recipe: Recipe, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Labels made without ``outlook_gate`` as the gated env would have masked them: where
-    Planaria's future loses nothing, only its action (the prior) is valid. States whose label
-    set then holds no valid action (the teacher disagreed with the prior) are left out."""
-    env = MultiAccelEnv(recipe.env_config().as_mapping())
-    lost = data["obs"][:, env.encoder.layout.index("outlook_lost")]
-    closed = (lost == 0) & ((data["mask"] * data["prior"]).sum(axis=1) > 0)
-    print(f"gate closed on {closed.mean():.1%} of {len(closed)} states, on "
-          f"{int((closed & data['deviates']).sum())} of {int(data['deviates'].sum())} "
-          "departures", flush=True)  # fmt: skip
-    mask = np.where(closed[:, None], data["prior"], data["mask"])
-    label = data["label"] & (mask > 0.5)
-    keep = label.any(axis=1)
-    return {k: v[keep] for k, v in {**data, "mask": mask, "label": label}.items()}
 
 
 def _student(args: argparse.Namespace, recipe: Recipe, weight: float, data: Any) -> dict:
@@ -287,16 +214,16 @@ def _parse() -> argparse.Namespace:
 def main() -> None:
     """Label, then fit one student per weight (or a gate), print one line per result."""
     args = _parse()
-    recipe = _recipe(args)  # bad input fails here and below, before anything is written
+    recipe = recipe_for(args)  # bad input fails here and below, before anything is written
     full = recipe.model_copy(update={"episode_requests": 0})  # validate on full episodes
     source = make_source(full.env_config().single(args.scenario, args.hardware))
     make_scheduler(args.base)
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    episodes = [_labels(args, recipe, s) for s in range(args.episodes + args.test_episodes)]
+    episodes = [labels(args, recipe, s) for s in range(args.episodes + args.test_episodes)]
     train, test = merge(episodes[: args.episodes]), merge(episodes[args.episodes :])
     if recipe.outlook_gate:
-        train, test = _gated(recipe, train), _gated(recipe, test)
+        train, test = gated(recipe, train), gated(recipe, test)
     if args.drop_wait_departures:  # are the reorderings learnable without the waits?
         waits = train["deviates"] & train["label"][:, -1]  # the last action is "wait"
         train = {k: v[~waits] for k, v in train.items()}
