@@ -9,7 +9,9 @@ waiting where Planaria dispatches, another request, or Planaria's request on ano
     python scripts/policy_departures.py --scenario heavy \\
         --hardware 2s2e,1s3e,2s2e_halfbw,1s3e@7.4 --seeds 5000,5001,5002
 
-``--wait-bias B`` lowers the policy's wait logit by ``B`` first (how much its waits carry).
+``--wait-bias B`` lowers the policy's wait logit by ``B`` first (how much its waits carry);
+``--planaria-unit`` runs Planaria's request on Planaria's unit wherever the policy chose the
+same request on another unit (how much those unit swaps carry).
 
 Prints one JSON object per chip: the mean count per episode of each kind, the policy's SLA rate
 and that of ``--reference`` on the same requests (permille), the paired per-seed difference
@@ -33,6 +35,7 @@ from relmas.rl.policy_scheduler import PolicyScheduler, load_policy_scheduler
 from relmas.schedulers.registry import make_scheduler
 from relmas.sim.engine import Simulator
 from relmas.sim.metrics import compute_metrics
+from relmas.sim.request import Dispatch
 
 
 def _kind(sim: Simulator, sched: PolicyScheduler, decisions: list[Any]) -> str:
@@ -64,24 +67,40 @@ def lower_wait_logit(sched: PolicyScheduler, by: float) -> None:
     head.wait[-1] = (wt, b - by, act)
 
 
-def episode(sched: PolicyScheduler, source: EpisodeSource, seed: int) -> tuple[Counter[str], float]:
+def on_planaria_unit(sched: PolicyScheduler, kind: str, decisions: list[Any]) -> list[Any]:
+    """``decisions``, but Planaria's own dispatch where the policy took its request elsewhere."""
+    if not kind.startswith("planaria_request_on_"):
+        return decisions
+    assert sched.encoder is not None and sched.encoder.choice is not None
+    return [Dispatch(*sched.encoder.choice)]
+
+
+def episode(
+    sched: PolicyScheduler, source: EpisodeSource, seed: int, planaria_unit: bool = False
+) -> tuple[Counter[str], float]:
     """Counts of one full (or ``--requests``-long) episode of the policy, and its SLA rate.
 
-    ``sched`` is loaded once per run: ``reset`` below restarts it for this episode."""
+    ``planaria_unit``: where the policy runs Planaria's request on another unit, run it on
+    Planaria's unit instead (how much those unit swaps carry). ``sched`` is loaded once per
+    run: ``reset`` below restarts it for this episode."""
     sim = source.make_simulator(seed, bandwidth_policy=sched.bandwidth_policy)
     sched.reset(sim, np.random.default_rng(seed))
     counts: Counter[str] = Counter()
     while sim.advance():
         decisions = sched.decide(sim)
-        counts[_kind(sim, sched, decisions)] += 1
-        sim.apply(decisions)
+        kind = _kind(sim, sched, decisions)
+        counts[kind] += 1
+        sim.apply(on_planaria_unit(sched, kind, decisions) if planaria_unit else decisions)
     sla = float(compute_metrics(sim.result())["sla_rate"])
     counts["sla_rate_permille"] = round(1000 * sla)
     return counts, sla
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--policy", default="default", help="policy directory or shipped name")
     p.add_argument("--scenario", default="heavy", help="scenario preset")
     p.add_argument("--hardware", default="2s2e", help="comma list of chips")
@@ -92,6 +111,11 @@ def main() -> None:
     )
     p.add_argument(
         "--reference", default="planaria?priority_exponent=0.5", help="heuristic run beside it"
+    )
+    p.add_argument(
+        "--planaria-unit",
+        action="store_true",
+        help="run Planaria's request on Planaria's unit where the policy picks another",
     )
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -107,12 +131,13 @@ def main() -> None:
         total: Counter[str] = Counter()
         ours = []
         for seed, ref in zip(seeds, refs, strict=True):
-            counts, sla = episode(sched, source, seed)
+            counts, sla = episode(sched, source, seed, args.planaria_unit)
             counts["reference_sla_rate_permille"] = round(1000 * ref)
             total.update(counts)
             ours.append(sla)
         mean = {k: round(v / len(seeds), 1) for k, v in sorted(total.items())}
         row = {"scenario": args.scenario, "hardware": hardware, "wait_bias": args.wait_bias}
+        row["planaria_unit"] = args.planaria_unit
         row |= {"per_episode": mean, "vs_reference": paired_delta(ours, refs)}
         print(json.dumps({**row, "sla_rate_per_seed": ours, "reference_sla_rate_per_seed": refs}))
 

@@ -195,3 +195,33 @@ def test_policy_departures_wait_bias_lowers_only_the_wait_logit(tmp_path: Path) 
         "policy_departures.py: error: --wait-bias: the policy has no pair head; "
         "use a pair-head policy"
     ]
+
+
+def test_policy_departures_planaria_unit_replaces_only_the_unit_swaps(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    import importlib.util
+
+    import numpy as np
+    from relmas_testkit import export_policy
+
+    from relmas.env.sources import ToySource
+    from relmas.rl.policy_scheduler import load_policy_scheduler
+    from relmas.sim.request import Dispatch
+
+    spec = importlib.util.spec_from_file_location(
+        "departures", REPO / "scripts/policy_departures.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    export_policy(tmp_path / "pair", pair_hidden=[8])
+    sched = load_policy_scheduler(tmp_path / "pair")
+    sim = ToySource({"hardware": "2s2e", "num_requests": 10}).make_simulator(0)
+    sched.reset(sim, np.random.default_rng(0))
+    assert sim.advance()
+    mine = sched.decide(sim)
+    request, unit = sched.encoder.choice
+    swapped = script.on_planaria_unit(sched, "planaria_request_on_eyeriss", mine)
+    assert swapped == [Dispatch(request, unit)]
+    for kind in ("same_as_planaria", "other_request", "wait_where_planaria_dispatches"):
+        assert script.on_planaria_unit(sched, kind, mine) is mine
