@@ -49,3 +49,27 @@ def test_the_stream_decides_which_display(terminal: str, monkeypatch: pytest.Mon
     monkeypatch.setenv("TTY_COMPATIBLE", terminal)  # rich's switch; a StringIO is no tty
     with progress((), io.StringIO()) as bar:
         assert isinstance(bar, Progress if terminal == "1" else LineProgress)
+
+
+def test_a_task_that_does_not_advance_still_gets_timed_lines() -> None:
+    """The heartbeat: an hour-long first step must not look hung; it stops with the block."""
+    import time
+
+    out = io.StringIO()
+    with LineProgress(out, every_s=0.02) as bar:
+        bar.add_task("oracle runs", total=2)
+        deadline = time.monotonic() + 10
+        while out.getvalue().count("\n") < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    lines = out.getvalue().splitlines()
+    assert len(lines) >= 2, lines
+    assert all(x.startswith("relmas: oracle runs: 0/2 (0%), 0:00 elapsed") for x in lines)
+    time.sleep(0.1)
+    assert out.getvalue().splitlines() == lines  # nothing after the block ended
+
+
+def test_progress_off_a_terminal_beats_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")
+    with progress((), io.StringIO()) as bar:
+        assert bar._heartbeat is not None and bar._heartbeat.is_alive()
+    assert not bar._heartbeat.is_alive()

@@ -8,12 +8,17 @@ prefix ``relmas:`` (so the console router of :mod:`relmas.cli.console` shows it)
 
     relmas: imitate: 14/84 (17%), 5:02 elapsed, 1,211 states labelled/s
 
+Used as a context manager, it also writes a due line for a task that has not advanced (a
+heartbeat): a headroom run whose first oracle episode takes a quarter of an hour otherwise
+printed nothing for that long.
+
 Both share the three calls the commands make (``add_task``, ``update``, ``advance``), so a
 command builds its columns once and gets whichever suits the stream.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,16 +48,39 @@ class LineProgress:
         self._stream = stream
         self._every_s = every_s
         self._tasks: list[_Task] = []
+        self._lock = threading.Lock()  # the heartbeat and the updates write the same stream
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
 
     def __enter__(self) -> LineProgress:
+        self._stop.clear()
+        self._heartbeat = threading.Thread(target=self._beat, name="relmas-progress", daemon=True)
+        self._heartbeat.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
         return None  # an error is reported by whoever catches it, as the only line
 
+    def _beat(self) -> None:
+        """Every unfinished task whose last line is ``every_s`` old gets one more."""
+        tick = min(max(self._every_s / 4, 0.01), 5.0)
+        while not self._stop.wait(tick):
+            now = time.monotonic()
+            with self._lock:
+                for task in self._tasks:
+                    finished = task.total is not None and task.completed >= task.total
+                    if not finished and now - task.shown >= self._every_s:
+                        task.shown = now
+                        self._stream.write(line_of(task, now) + "\n")
+                        self._stream.flush()
+
     def add_task(self, description: str, total: float | None = None, **fields: Any) -> int:
-        self._tasks.append(_Task(description, total, dict(fields)))
-        return len(self._tasks) - 1
+        with self._lock:
+            self._tasks.append(_Task(description, total, dict(fields)))
+            return len(self._tasks) - 1
 
     def advance(self, task_id: int, advance: float = 1.0) -> None:
         self.update(task_id, advance=advance)
@@ -65,7 +93,12 @@ class LineProgress:
         completed: float | None = None,
         **fields: Any,
     ) -> None:
-        task = self._tasks[task_id]
+        with self._lock:
+            self._update(self._tasks[task_id], advance, completed, fields)
+
+    def _update(
+        self, task: _Task, advance: float | None, completed: float | None, fields: dict[str, Any]
+    ) -> None:
         if completed is not None:
             task.completed = completed
         if advance is not None:
@@ -100,7 +133,8 @@ def progress(columns: tuple[Any, ...], stream: IO[str], transient: bool = False)
 
     console = Console(file=stream)
     if not (console.is_terminal or console.is_jupyter):
-        yield LineProgress(stream)
+        with LineProgress(stream) as lines:
+            yield lines
         return
     with Progress(*columns, transient=transient, console=console) as bar:
         yield bar
