@@ -43,6 +43,18 @@ def test_shipped_recipe_validates_into_the_documented_settings() -> None:
     assert r.pair_hidden and r.critic_future and r.seed == 0
 
 
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "tune_configs").glob("train_*.yaml")), ids=lambda p: p.name
+)
+def test_every_training_recipe_validates(path: Path) -> None:
+    """Every ``train_*.yaml`` a doc tells users to run must load; the gated ones keep the
+    options their measured results need."""
+    r = _recipe(["--config", str(path)])
+    if path.name.startswith("train_gate_"):
+        env = r.env_config()
+        assert env.outlook and env.outlook_gate and r.iterations == 20
+
+
 def test_shipped_policy_was_trained_with_the_recipe() -> None:
     """policy.json records its training recipe; it must be the file's, or the file does not
     reproduce what ships (the iteration is chosen on validation seeds, see docs)."""
