@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,8 +158,9 @@ def test_policy_departures_counts_none_for_a_policy_that_is_its_prior(tmp_path: 
         assert set(counts) <= {"wait"}, counts
 
 
-def test_policy_departures_wait_bias_lowers_only_the_wait_logit(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
+def _departures_at_first_decision(tmp_path: Path) -> tuple[Any, Any, list[Any]]:
+    """``scripts/policy_departures.py`` as a module, a small pair-head policy, and its
+    decisions at the first decision point of a toy run (the encoder then holds that state)."""
     import importlib.util
 
     import numpy as np
@@ -178,7 +180,15 @@ def test_policy_departures_wait_bias_lowers_only_the_wait_logit(tmp_path: Path) 
     sim = ToySource({"hardware": "2s2e", "num_requests": 10}).make_simulator(0)
     sched.reset(sim, np.random.default_rng(0))
     assert sim.advance()
-    sched.decide(sim)
+    return script, sched, sched.decide(sim)
+
+
+def test_policy_departures_wait_bias_lowers_only_the_wait_logit(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    import numpy as np
+    from relmas_testkit import export_policy
+
+    script, sched, _ = _departures_at_first_decision(tmp_path)
     enc = sched.encoder
     before = sched.policy.logits(enc.obs.copy(), enc.layout)
     script.lower_wait_logit(sched, 2.5)
@@ -199,27 +209,9 @@ def test_policy_departures_wait_bias_lowers_only_the_wait_logit(tmp_path: Path) 
 
 def test_policy_departures_planaria_unit_replaces_only_the_unit_swaps(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    import importlib.util
-
-    import numpy as np
-    from relmas_testkit import export_policy
-
-    from relmas.env.sources import ToySource
-    from relmas.rl.policy_scheduler import load_policy_scheduler
     from relmas.sim.request import Dispatch
 
-    spec = importlib.util.spec_from_file_location(
-        "departures", REPO / "scripts/policy_departures.py"
-    )
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    export_policy(tmp_path / "pair", pair_hidden=[8])
-    sched = load_policy_scheduler(tmp_path / "pair")
-    sim = ToySource({"hardware": "2s2e", "num_requests": 10}).make_simulator(0)
-    sched.reset(sim, np.random.default_rng(0))
-    assert sim.advance()
-    mine = sched.decide(sim)
+    script, sched, mine = _departures_at_first_decision(tmp_path)
     request, unit = sched.encoder.choice
     swapped = script.on_planaria_unit(sched, "planaria_request_on_eyeriss", mine)
     assert swapped == [Dispatch(request, unit)]
