@@ -236,3 +236,11 @@ def test_available_memory_is_read_on_linux() -> None:
         pytest.skip("no /proc/meminfo: the memory check is off here")
     free = available_bytes()
     assert free is not None and 2**20 < free < 2**50
+
+
+def test_selection_takes_the_best_validation_and_the_earliest_among_equals() -> None:
+    from relmas.rl.selection import best_index
+
+    assert best_index([0.5, 0.7, 0.6]) == 1
+    assert best_index([0.7, 0.5, 0.7]) == 0  # a tie goes to less training
+    assert best_index([0.4]) == 0

@@ -104,3 +104,26 @@ def test_a_chip_with_an_unknown_type_is_refused(ray_local: Any, tmp_path: Path) 
     (out / "policy.json").write_text(json.dumps(meta))
     with pytest.raises(UserError, match=r"hardware: sub-accelerator type 'eyeriss' is not one"):
         _sla(out, "1s1e")
+
+
+def test_the_policy_is_chosen_on_validation_seeds(
+    ray_local: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _train(tmp_path, iterations=2, checkpoint_every=1, select_seeds=1)
+    err = capsys.readouterr().err
+    table = json.loads((out / "selection.json").read_text())
+    names = [c["name"] for c in table["candidates"]]
+    assert names[0].startswith("start (round_0") and names[1:] == [
+        "PPO iteration 1",
+        "PPO iteration 2",
+    ]
+    assert table["seeds"] == [5000, 5000] and set(table["pairs"]) == {"toy/2s1e", "toy/1s2e"}
+    assert all(c["minus_reference"]["wins"] + c["minus_reference"]["losses"]
+               + c["minus_reference"]["ties"] == 2 for c in table["candidates"])  # fmt: skip
+    slas = [c["validation_sla"] for c in table["candidates"]]
+    chosen = table["candidates"][names.index(table["chosen"])]
+    assert chosen["validation_sla"] == max(slas)
+    # the run's policy is the chosen candidate's export, byte for byte
+    for name in ("policy.json", "policy.npz"):
+        assert (out / name).read_bytes() == (Path(chosen["path"]) / name).read_bytes()
+    assert f"relmas: chose {table['chosen']}: validation SLA" in err

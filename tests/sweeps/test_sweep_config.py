@@ -126,6 +126,7 @@ def test_every_rl_field_is_sweepable(tmp_path: Path) -> None:
         ("{reward: {name: [sla, slaa]}}", r"rl\.reward\.name: unknown reward 'slaa'"),
         ("{hidden: {grid: [[16], [0]]}}", r"rl\.hidden\.0"),
         ("{scenario: heavy}", r"rl\.scenario: is set by the sweep"),
+        ("{select_seeds: 5}", r"rl\.select_seeds: is set by the sweep.*relmas train chooses"),
         ("{lrr: 0.1}", r"rl\.lrr: unknown key; did you mean 'lr'"),
     ],
 )

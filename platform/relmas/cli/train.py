@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from pydantic import Field
 
 from relmas.cli.common import check_output, claim_sigterm, positive_int
-from relmas.cli.console import console, library_output_to
+from relmas.cli.console import PREFIX, console, library_output_to
 from relmas.cli.model_flags import add_model_flags, given_flags
 from relmas.cli.simulate import HARDWARE_HELP, SCENARIO_HELP
 from relmas.errors import UserError
@@ -226,22 +227,39 @@ def _train_on_ray(
 
             init = imitate_with_progress(recipe, args.out)
         if recipe.iterations == 0:
+            from relmas.rl.selection import publish
+
             assert init is not None
             publish(init, args.out)
             return []
-        return _train_with_progress(recipe, args, on_iteration, init)
+        history = _train_with_progress(recipe, args, on_iteration, init)
+        if recipe.select_seeds:
+            _select_with_status(recipe, args.out, init)
+        return history
     finally:
         if owns_ray:
             ray.shutdown()
 
 
-def publish(policy_dir: Path, out: Path) -> None:
-    """Make a round's exported policy the run's policy (``<out>/policy.*``, renamed in)."""
-    from relmas.files import write_with
+def _select_with_status(recipe: Recipe, out: Path, init: Path | None) -> None:
+    """Choose the run's policy on validation seeds (``select_seeds``) and say which, and why."""
+    from relmas.rl.selection import SELECTION_FILE, select
 
-    for name in ("policy.npz", "policy.json"):  # json last: a reader that sees it sees both
-        blob = (policy_dir / name).read_bytes()
-        write_with(out / name, lambda fh, b=blob: fh.write(b))
+    print(
+        f"{PREFIX} choosing the policy on validation seeds 5000-{5000 + recipe.select_seeds - 1}"
+        " of every training pair",
+        file=sys.stderr,
+        flush=True,
+    )
+    best = select(recipe, out, init)
+    d = best.minus_reference
+    print(
+        f"{PREFIX} chose {best.name}: validation SLA {best.validation_sla:.4f}, "
+        f"{d['mean']:+.4f} +- {d['stderr']:.4f} vs the pairs' references "
+        f"(W/L/T {d['wins']}/{d['losses']}/{d['ties']}); table in {out / SELECTION_FILE}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _train_with_progress(

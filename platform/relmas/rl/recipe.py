@@ -188,6 +188,13 @@ class Recipe(BaseModel):
     gamma: float = Field(0.99, gt=0, le=1, description="discount per decision")
     entropy_coeff: float = Field(0.01, ge=0, description="entropy bonus")
     seed: int = Field(0, ge=0, description="seeds torch, numpy and the env runners")
+    select_seeds: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="validation seeds 5000.. per training pair on which the run's policy is "
+        "chosen among the round PPO started from and every checkpoint (0: the last iteration)",
+    )
     # --- how to run it (no effect on the result with env_runners 0)
     env_runners: int = Field(0, ge=0, description="remote EnvRunners (0: sample in the driver)")
     envs_per_runner: int = Field(1, ge=1, description="vectorised envs per EnvRunner")

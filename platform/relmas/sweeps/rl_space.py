@@ -22,7 +22,8 @@ from relmas.errors import UserError, did_you_mean
 from relmas.sweeps.config import _KINDS, Dim, RLSpace
 
 # Set by the sweep or the trial, not by the recipe: the grid gives scenario and hardware, a trial
-# samples in its own process, never checkpoints mid-trial and injects no faults.
+# samples in its own process, never checkpoints mid-trial, injects no faults and is compared by
+# the sweep's metric (no in-run policy selection).
 TRIAL_FIELDS = {
     "scenario": None,
     "hardware": None,
@@ -30,6 +31,7 @@ TRIAL_FIELDS = {
     "checkpoint_every": 10**9,
     "fault_tolerance": None,
     "fault_injection": None,
+    "select_seeds": 0,
 }
 MAPPING_FIELDS = ("planaria_params", "reward")
 Path_ = tuple[str, ...]
@@ -110,6 +112,8 @@ def parse_space(section: RLSpace, source: str) -> RecipeSpace:
 def _trial_fix(key: str) -> str:
     if key in ("scenario", "hardware"):
         return "use the sweep's scenarios: and hardware: grid"
+    if key == "select_seeds":
+        return "a sweep compares trials by its own metric; drop the key (relmas train chooses)"
     return "a trial samples in its own process without faults; drop the key"
 
 
