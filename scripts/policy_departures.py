@@ -13,7 +13,8 @@ waiting where Planaria dispatches, another request, or Planaria's request on ano
 ``--planaria-unit`` runs Planaria's request on Planaria's unit wherever the policy chose the
 same request on another unit (how much those unit swaps carry).
 
-Prints one JSON object per chip: the mean count per episode of each kind, the policy's SLA rate
+Prints one JSON object per chip: the mean count per episode of each kind (and ``gate_closed``:
+decisions where an ``outlook_gate`` policy had only Planaria's action left), the policy's SLA rate
 and that of ``--reference`` on the same requests (permille), the paired per-seed difference
 (mean, standard error, wins / losses / ties) and both per-seed lists.
 """
@@ -90,6 +91,7 @@ def episode(
         decisions = sched.decide(sim)
         kind = _kind(sim, sched, decisions)
         counts[kind] += 1
+        counts["gate_closed"] += bool(getattr(sched.encoder, "gate_closed", False))
         sim.apply(on_planaria_unit(sched, kind, decisions) if planaria_unit else decisions)
     sla = float(compute_metrics(sim.result())["sla_rate"])
     counts["sla_rate_permille"] = round(1000 * sla)

@@ -138,13 +138,19 @@ def test_scripts_refuse_bad_input_in_one_line(
     assert not out.exists()  # nothing written
 
 
-def test_policy_departures_counts_none_for_a_policy_that_is_its_prior(tmp_path: Path) -> None:
+@pytest.mark.parametrize("gated", [False, True])
+def test_policy_departures_counts_none_for_a_policy_that_is_its_prior(
+    tmp_path: Path, gated: bool
+) -> None:
     pytest.importorskip("torch")
     import json
 
     from relmas_testkit import export_policy
 
-    export_policy(tmp_path / "p", prior_weight=1e4, planaria_params={"priority_exponent": 0.5})
+    gate = {"outlook": True, "outlook_gate": True} if gated else {}
+    export_policy(
+        tmp_path / "p", prior_weight=1e4, planaria_params={"priority_exponent": 0.5}, **gate
+    )
     text = _run(
         "scripts/policy_departures.py", "--policy", str(tmp_path / "p"), "--scenario", "toy",
         "--hardware", "2s2e,1s2e", "--seeds", "0,1", "--requests", "30",
@@ -153,7 +159,10 @@ def test_policy_departures_counts_none_for_a_policy_that_is_its_prior(tmp_path: 
     assert [r["hardware"] for r in rows] == ["2s2e", "1s2e"]
     for row in rows:  # a dominant prior takes Planaria's dispatch (or wait) at every decision
         counts = row["per_episode"]
-        assert counts.pop("same_as_planaria") > 0
+        same, closed = counts.pop("same_as_planaria"), counts.pop("gate_closed")
+        assert same > 0
+        # the gate leaves only Planaria's action, so it can close only on such decisions
+        assert (0 < closed <= same + counts.get("wait", 0)) if gated else closed == 0
         assert counts.pop("sla_rate_permille") == counts.pop("reference_sla_rate_permille")
         assert set(counts) <= {"wait"}, counts
 
@@ -217,3 +226,22 @@ def test_policy_departures_planaria_unit_replaces_only_the_unit_swaps(tmp_path: 
     assert swapped == [Dispatch(request, unit)]
     for kind in ("same_as_planaria", "other_request", "wait_where_planaria_dispatches"):
         assert script.on_planaria_unit(sched, kind, mine) is mine
+
+
+def test_pair_validation_prints_every_training_pair(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from relmas_testkit import export_policy
+
+    policy = tmp_path / "checkpoints" / "iter_000001"
+    export_policy(policy, prior_weight=1e4, planaria_params={"priority_exponent": 0.0})
+    text = _run(
+        "scripts/pair_validation.py", str(tmp_path), str(policy), "--seeds", "2",
+        "--against", "fcfs", "--jobs", "1",
+    )  # fmt: skip
+    lines = text.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("toy/")
+    # no teacher.json: the base is the recipe's Planaria, which a dominant prior reproduces
+    assert "base planaria?priority_exponent=0.0 " in lines[0]
+    assert lines[0].endswith("policy - base +0.0000")
+    assert lines[1].startswith("all pairs: policy - fcfs ")
+    assert lines[2] == "all pairs: policy - base +0.0000 +- 0.0000 (0/0/2)"
