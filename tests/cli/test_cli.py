@@ -29,6 +29,11 @@ def test_list__names_every_scheduler_and_preset(capsys: pytest.CaptureFixture[st
     assert "rollout" in out["schedulers"] and "rollout" not in scheduler_names()
     assert len(out["schedulers"]) >= 16
     assert {"light", "medium", "heavy", "tight", "arvr"} <= set(out["scenarios"])
+    policies = out["policies"]
+    assert set(policies) == {"default", "heavy_specialist", "medium_specialist"}
+    assert not policies["default"]["outlook_gate"] and len(policies["default"]["scenarios"]) > 1
+    assert policies["heavy_specialist"]["scenarios"] == ["heavy"]
+    assert policies["heavy_specialist"]["outlook_gate"]
 
 
 def test_simulate__json_has_the_documented_metrics(

@@ -1,4 +1,4 @@
-"""The policy shipped in ``relmas/rl/policies/default`` loads as ``rl:default`` and schedules.
+"""The policies shipped in ``relmas/rl/policies/`` load as ``rl:NAME`` and schedule.
 
 Why: ``relmas compare --schedulers all,rl:default`` must work on a fresh checkout, without
 training, Ray or torch; a stale export (env version bump, obs layout change) must fail here.
@@ -14,10 +14,17 @@ from relmas.rl.policy_scheduler import SHIPPED_DIR, resolve_policy_dir
 from relmas.schedulers.registry import make_scheduler
 from relmas.sim.metrics import compute_metrics
 
+SHIPPED = ("default", "heavy_specialist", "medium_specialist")
 
-def test_rl_default_resolves_to_the_shipped_files() -> None:
-    path = resolve_policy_dir("default")
-    assert path == SHIPPED_DIR / "default"
+
+def test_every_shipped_policy_directory_is_tested_here() -> None:
+    assert sorted(p.name for p in SHIPPED_DIR.iterdir() if p.is_dir()) == sorted(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_shipped_name_resolves_to_its_files(name: str) -> None:
+    path = resolve_policy_dir(name)
+    assert path == SHIPPED_DIR / name
     sizes = {p.name: p.stat().st_size for p in path.iterdir()}
     assert set(sizes) == {"policy.npz", "policy.json"}, "ship the numpy export only"
     assert sum(sizes.values()) < 3_000_000
@@ -40,3 +47,15 @@ def test_rl_default_runs_on_any_chip_of_known_types(hardware: str) -> None:
     sim = source.make_simulator(10_000)
     metrics = compute_metrics(sim.run(sched, seed=0))
     assert metrics["requests"] == 20 and 0.0 <= metrics["sla_rate"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("name", "scenario"), [("heavy_specialist", "heavy"), ("medium_specialist", "medium")]
+)
+def test_a_specialist_runs_with_its_outlook_gate(name: str, scenario: str) -> None:
+    sched = make_scheduler(f"rl:{name}")
+    source = make_source({"scenario": scenario, "hardware": "4s4e", "num_requests": 40})
+    sim = source.make_simulator(10_000)
+    metrics = compute_metrics(sim.run(sched, seed=0))
+    assert metrics["completed"] == 40 and 0.0 < metrics["sla_rate"] <= 1.0
+    assert sched.encoder is not None and sched.encoder.outlook_gate  # what it was trained with

@@ -55,13 +55,22 @@ def test_every_training_recipe_validates(path: Path) -> None:
         assert env.outlook and env.outlook_gate and r.iterations == 20
 
 
-def test_shipped_policy_was_trained_with_the_recipe() -> None:
+@pytest.mark.parametrize(
+    ("name", "recipe"),
+    [
+        ("default", "train_default.yaml"),
+        ("heavy_specialist", "train_gate_heavy.yaml"),
+        ("medium_specialist", "train_gate_medium.yaml"),
+    ],
+)
+def test_shipped_policy_was_trained_with_the_recipe(name: str, recipe: str) -> None:
     """policy.json records its training recipe; it must be the file's, or the file does not
     reproduce what ships (the iteration is chosen on validation seeds, see docs)."""
     from relmas.rl.policy_scheduler import SHIPPED_DIR
 
-    shipped = json.loads((SHIPPED_DIR / "default" / "policy.json").read_text())
-    assert Recipe.load(shipped["recipe"]) == _recipe(["--config", str(RECIPE)])
+    shipped = json.loads((SHIPPED_DIR / name / "policy.json").read_text())
+    path = REPO / "tune_configs" / recipe
+    assert Recipe.load(shipped["recipe"]) == _recipe(["--config", str(path)])
     assert shipped["iterations"] <= shipped["recipe"]["iterations"]
 
 

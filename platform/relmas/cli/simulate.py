@@ -125,7 +125,7 @@ def param_label(name: str, annotation: Any) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """List schedulers with their parameters, and scenario presets."""
+    """List schedulers with their parameters, scenario presets and the shipped RL policies."""
     from relmas.loaders.scenarios import scenario_names
 
     info, labels = {}, {}
@@ -136,8 +136,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         summary = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
         info[name] = {"summary": summary, "params": params}
         labels[name] = [param_label(k, f.annotation) for k, f in fields.items()]
+    from relmas.rl.policy_scheduler import shipped_policies
+
+    policies = shipped_policies()
     if args.json:
-        print(dumps({"schedulers": info, "scenarios": scenario_names()}))
+        print(dumps({"schedulers": info, "scenarios": scenario_names(), "policies": policies}))
         return 0
     rows = [[n, d["summary"], ", ".join(labels[n]) or "-"] for n, d in info.items()]
     print_table("schedulers", ["name", "summary", "parameters"], rows)
@@ -145,4 +148,11 @@ def cmd_list(args: argparse.Namespace) -> int:
           "Dysta authors' re-implementation (SamsungLabs/Sparse-Multi-DNN-Scheduling); authors = "
           "Planaria's own code (he-actlab/planaria.code). docs/peers_as_published.md")  # fmt: skip
     print_table("scenarios (envs/)", ["name"], [[s] for s in scenario_names()])
+    rows = [
+        [f"rl:{name}", ", ".join(p["scenarios"]), ", ".join(p["hardware"]),
+         "yes (a specialist)" if p["outlook_gate"] else "no", str(p["iterations"])]
+        for name, p in policies.items()
+    ]  # fmt: skip
+    head = ["scheduler", "trained on", "chips", "outlook gate", "PPO iterations"]
+    print_table("shipped RL policies (docs/rl.md)", head, rows)
     return 0

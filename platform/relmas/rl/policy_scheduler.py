@@ -8,6 +8,7 @@ states it was trained on. Inference runs in numpy from ``policy.npz``: no Ray, n
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,25 @@ class PolicyScheduler(Scheduler):
 
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "policies"
+
+
+def shipped_policies() -> dict[str, dict[str, Any]]:
+    """What ``relmas list`` shows of each shipped policy: the pairs it was trained on, whether
+    its outlook gate is on (a specialist) and its PPO iterations, read from its policy.json."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(p for p in SHIPPED_DIR.iterdir() if (p / "policy.json").is_file()):
+        meta = json.loads((path / "policy.json").read_text(encoding="utf-8"))
+        recipe = meta["recipe"]
+        listed = [
+            v if isinstance(v, list) else [v] for v in (recipe["scenario"], recipe["hardware"])
+        ]
+        out[path.name] = {
+            "scenarios": listed[0],
+            "hardware": listed[1],
+            "outlook_gate": bool(recipe.get("outlook_gate", False)),
+            "iterations": int(meta["iterations"]),
+        }
+    return out
 
 
 def resolve_policy_dir(policy_dir: str | Path) -> Path:
