@@ -244,3 +244,16 @@ def test_selection_takes_the_best_validation_and_the_earliest_among_equals() -> 
     assert best_index([0.5, 0.7, 0.6]) == 1
     assert best_index([0.7, 0.5, 0.7]) == 0  # a tie goes to less training
     assert best_index([0.4]) == 0
+
+
+def test_auto_bases_are_scored_on_the_configured_training_episodes() -> None:
+    from relmas.rl.teacher import selection_episodes
+
+    recipe = {"scenario": "heavy", "pair_hidden": [8], "episode_requests": 300}
+    teacher = {"teacher_params": {"base": "auto"}}
+    data, seeds = selection_episodes(Recipe.model_validate({**recipe, "imitation": teacher}))
+    assert seeds == [0, 1, 2, 3] and data["episode_requests"] == 300  # the defaults
+    wide = {**teacher, "base_seeds": 20, "base_full_episodes": True}
+    data, seeds = selection_episodes(Recipe.model_validate({**recipe, "imitation": wide}))
+    assert seeds == list(range(20))
+    assert Recipe.model_validate(data).env_config().num_requests is None  # the whole trace

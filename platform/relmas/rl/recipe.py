@@ -75,6 +75,15 @@ class Imitation(BaseModel):
     validation_seeds: int = Field(
         10, ge=1, description="validation seeds 5000.. that score each round's student"
     )
+    # Why: on 4 seeds of 300-request episodes `auto` chose least-laxity for medium on three
+    # chips, 1.7-2.3 points below Planaria 0.5 on full episodes of 20 training seeds (docs/rl.md).
+    base_seeds: int = Field(
+        4, ge=1, le=1000, description="training seeds 0.. on which base: auto picks each base"
+    )
+    base_full_episodes: bool = Field(
+        False,
+        description="base: auto scores full traces, not the training episodes' length",
+    )
     # Why: a mix of 24 (scenario, chip) pairs in turn gives each pair a couple of episodes, too
     # few for the rare states where a teacher departs from its base on a scenario with much to
     # learn (tight), while its labels there are the cheapest (docs/rl.md).

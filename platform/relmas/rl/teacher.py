@@ -4,8 +4,9 @@ Why per pair: the rollout's base heuristic matters as much as its lookahead (on 
 Planaria-based rollout met 0.575 of the deadlines of one seed, an SJF-based one 0.690), and the
 best heuristic differs between regimes (Planaria on heavy, SJF/Dysta-like orders on tight). With
 ``teacher_params: {base: auto}`` each training pair gets, as its rollout base, the heuristic with
-the best SLA on a few of its *training* seeds (never validation or held-out ones), chosen once
-before labelling starts. The choice is recorded with the run.
+the best SLA on a few of its *training* seeds (never validation or held-out ones: ``base_seeds``
+of them, training-length episodes unless ``base_full_episodes``), chosen once before labelling
+starts. The choice is recorded with the run.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ BASE_CANDIDATES = (
     "edf",
     "least-laxity",
 )
-SELECT_SEEDS = 4
 
 
 def choose_bases(recipe: Recipe) -> dict[tuple[str, str], str]:
@@ -43,12 +43,21 @@ def choose_bases(recipe: Recipe) -> dict[tuple[str, str], str]:
     if base != "auto":
         return dict.fromkeys(pairs, "")
     task = ray.remote(num_cpus=1)(score_task)
-    data, seeds = recipe.as_mapping(), list(range(SELECT_SEEDS))
+    data, seeds = selection_episodes(recipe)
     scores = {
         (p, ref): task.remote(data, ref, None, p, seeds) for p in pairs for ref in BASE_CANDIDATES
     }
     done = {key: float(np.mean(ray.get(ref))) for key, ref in scores.items()}
     return {p: max(BASE_CANDIDATES, key=lambda ref, p=p: done[(p, ref)]) for p in pairs}
+
+
+def selection_episodes(recipe: Recipe) -> tuple[dict[str, Any], list[int]]:
+    """The recipe data and training seeds every base candidate is scored on."""
+    imitation = imitation_of(recipe)
+    data = recipe.as_mapping()
+    if imitation.base_full_episodes:
+        data["episode_requests"] = 0  # the scenario's whole trace
+    return data, list(range(imitation.base_seeds))
 
 
 def teacher_params(imitation: Imitation, base: str) -> dict[str, Any]:
