@@ -257,3 +257,21 @@ def test_auto_bases_are_scored_on_the_configured_training_episodes() -> None:
     data, seeds = selection_episodes(Recipe.model_validate({**recipe, "imitation": wide}))
     assert seeds == list(range(20))
     assert Recipe.model_validate(data).env_config().num_requests is None  # the whole trace
+
+
+def test_selection_candidates_are_the_start_then_every_checkpoint(tmp_path: Path) -> None:
+    import json
+
+    from relmas.rl.selection import candidates
+
+    for it in (10, 5, 15):
+        (tmp_path / "checkpoints" / f"iter_{it:06d}").mkdir(parents=True)
+        if it != 15:  # an interrupted save leaves no policy.json: not a candidate
+            (tmp_path / "checkpoints" / f"iter_{it:06d}" / "policy.json").write_text("{}")
+    start = tmp_path / "imitation" / "round_01"
+    names = [name for name, _ in candidates(tmp_path, start)]
+    assert names == ["start (round_01)", "PPO iteration 5", "PPO iteration 10"]
+    assert candidates(tmp_path, None)[0][0] == "PPO iteration 5"
+    # after --resume the start is what warm_start.json recorded
+    (tmp_path / "warm_start.json").write_text(json.dumps({"init": str(start), "fresh": []}))
+    assert candidates(tmp_path, None)[0] == ("start (round_01)", start)

@@ -39,8 +39,12 @@ class Scored:
 
 
 def candidates(out_dir: Path, init: Path | None) -> list[tuple[str, Path]]:
-    """The policy PPO started from (a DAgger round, if any), then every exported checkpoint in
+    """The policy PPO started from (a DAgger round, if any: ``init``, else what
+    ``warm_start.json`` recorded, as after ``--resume``), then every exported checkpoint in
     iteration order."""
+    start = out_dir / "warm_start.json"
+    if init is None and start.is_file():
+        init = Path(json.loads(start.read_text(encoding="utf-8"))["init"])
     found = [(f"start ({init.name})", init)] if init is not None else []
     for ckpt in sorted((out_dir / "checkpoints").glob("iter_*")):
         if (ckpt / "policy.json").is_file():
