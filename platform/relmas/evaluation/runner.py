@@ -114,7 +114,10 @@ def run_many(
             if on_done:
                 on_done()
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: a rollout run takes minutes, do not wait
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Workers first, then one shutdown that joins the pool's manager thread (it sees them
+        # gone and exits at once). A shutdown(wait=False) before would drop the pool's handle on
+        # that thread, leaving it alive at interpreter exit, where concurrent.futures' exit hook
+        # can race its closing pipe and print "OSError: Bad file descriptor" with a traceback.
         for child in multiprocessing.active_children():
             child.terminate()
         raise

@@ -21,6 +21,7 @@ from typing import Any
 from ray.tune.logger import LoggerCallback
 
 from relmas.files import write_json_atomic
+from relmas.sweeps.result_file import result_rows
 from relmas.sweeps.worker import IoWorker
 from relmas.tracking.run import ParentRef, TrackedRun, TrackingOptions, start_run
 
@@ -73,18 +74,6 @@ def trial_tags(config: dict[str, Any]) -> dict[str, Any]:
         "scheduler": config.get("scheduler", ""),
         "seed": 0,
     }
-
-
-def _result_rows(trial: Any) -> list[dict[str, Any]]:
-    """A trial's reported results, one per iteration (last report wins), from its
-    ``result.json`` on local storage; else just its last result."""
-    for base in (getattr(trial, "local_path", None), getattr(trial, "path", None)):
-        path = Path(base) / "result.json" if base else None
-        if path is not None and path.is_file():
-            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            by_step = {int(r.get("training_iteration", 0)): r for r in rows}
-            return [by_step[k] for k in sorted(by_step)]
-    return [trial.last_result] if trial.last_result else []
 
 
 class SweepTracker(LoggerCallback):  # type: ignore[misc]
@@ -249,7 +238,7 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
         again, and if the killed driver's run for it was lost, its new run would end empty.
         """
         tid, config = trial.trial_id, dict(trial.config)
-        rows = _result_rows(trial) if self._resumed else []
+        rows = result_rows(trial) if self._resumed else []
         self._submit(lambda: self._end(tid, failed, rows, config))
 
     def _end(
@@ -299,7 +288,7 @@ class SweepTracker(LoggerCallback):  # type: ignore[misc]
         for trial in trials:
             entry = self._state["trials"].get(trial.trial_id, {})
             if trial.status == "TERMINATED" and entry.get("status") != "finished":
-                args = (trial.trial_id, str(trial), dict(trial.config), _result_rows(trial))
+                args = (trial.trial_id, str(trial), dict(trial.config), result_rows(trial))
                 self._submit(functools.partial(self._close_stale, *args))
 
     def _close_stale(
