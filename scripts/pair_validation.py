@@ -25,17 +25,16 @@ from relmas.cli.common import run_script
 from relmas.rl.dagger import VALIDATION_FIRST_SEED, score_task
 from relmas.rl.evaluate import paired_delta
 from relmas.rl.recipe import Recipe
+from relmas.rl.teacher import load_bases
 
 
 def _bases(run: Path, recipe: Recipe) -> dict[tuple[str, str], str]:
     """Each pair's teacher base as a scheduler reference, as ``teacher.json`` names it (the
     recipe's Planaria for a pair it does not name, or without one)."""
-    teacher = run / "imitation" / "teacher.json"
-    named = json.loads(teacher.read_text(encoding="utf-8")) if teacher.is_file() else {}
+    named = load_bases(run / "imitation")
     query = "&".join(f"{k}={v}" for k, v in sorted(recipe.planaria_params.items()))
     planaria = f"planaria?{query}" if query else "planaria"
-    pairs = recipe.env_config().pairs()
-    return {(s, h): named.get(f"{s}/{h}") or planaria for s, h in pairs}
+    return {pair: named.get(pair) or planaria for pair in recipe.env_config().pairs()}
 
 
 def _score(job: tuple[dict[str, Any], str, tuple[str, str], list[int]]) -> list[float]:

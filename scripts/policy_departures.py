@@ -86,12 +86,14 @@ def episode(
     run: ``reset`` below restarts it for this episode."""
     sim = source.make_simulator(seed, bandwidth_policy=sched.bandwidth_policy)
     sched.reset(sim, np.random.default_rng(seed))
+    encoder = sched.encoder
+    assert encoder is not None  # built by reset
     counts: Counter[str] = Counter()
     while sim.advance():
         decisions = sched.decide(sim)
         kind = _kind(sim, sched, decisions)
         counts[kind] += 1
-        counts["gate_closed"] += bool(getattr(sched.encoder, "gate_closed", False))
+        counts["gate_closed"] += encoder.gate_closed
         sim.apply(on_planaria_unit(sched, kind, decisions) if planaria_unit else decisions)
     sla = float(compute_metrics(sim.result())["sla_rate"])
     counts["sla_rate_permille"] = round(1000 * sla)

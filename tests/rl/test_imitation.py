@@ -275,3 +275,12 @@ def test_selection_candidates_are_the_start_then_every_checkpoint(tmp_path: Path
     # after --resume the start is what warm_start.json recorded
     (tmp_path / "warm_start.json").write_text(json.dumps({"init": str(start), "fresh": []}))
     assert candidates(tmp_path, None)[0] == ("start (round_01)", start)
+
+
+def test_teacher_bases_round_trip_through_their_file(tmp_path: Path) -> None:
+    from relmas.rl.teacher import load_bases, save_bases
+
+    assert load_bases(tmp_path) == {}  # no imitation: no file
+    bases = {("heavy", "2s2e"): "planaria?priority_exponent=0.5", ("tight", "1s3e@7.4"): "sjf"}
+    save_bases(tmp_path, bases)
+    assert load_bases(tmp_path) == bases

@@ -243,11 +243,12 @@ def _train_on_ray(
 
 def _select_with_status(recipe: Recipe, out: Path, init: Path | None) -> None:
     """Choose the run's policy on validation seeds (``select_seeds``) and say which, and why."""
+    from relmas.rl.dagger import VALIDATION_FIRST_SEED as FIRST
     from relmas.rl.selection import SELECTION_FILE, select
 
+    last = FIRST + recipe.select_seeds - 1
     print(
-        f"{PREFIX} choosing the policy on validation seeds 5000-{5000 + recipe.select_seeds - 1}"
-        " of every training pair",
+        f"{PREFIX} choosing the policy on validation seeds {FIRST}-{last} of every training pair",
         file=sys.stderr,
         flush=True,
     )

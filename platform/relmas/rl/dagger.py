@@ -169,6 +169,29 @@ def score_task(
     return list(run_scheduler(source, make_scheduler(ref, params), seeds)["sla_rate_per_seed"])
 
 
+def score_on_pairs(
+    recipe: Recipe,
+    policies: list[Path],
+    refs: dict[tuple[str, str], tuple[str, Any]],
+    seeds: list[int],
+) -> tuple[list[list[float]], list[float]]:
+    """Per exported policy, then for the pairs' reference heuristics (``refs``: pair -> name,
+    params): the SLA rate of every (pair, seed) episode, in the same order, as Ray tasks (one
+    episode each). How a round's student and a run's checkpoints are validated."""
+    import ray
+
+    task = ray.remote(num_cpus=1)(score_task)
+    data = recipe.as_mapping()
+    jobs = [(pair, s) for pair in refs for s in seeds]
+    rows = [[task.remote(data, f"rl:{p}", None, pair, [s]) for pair, s in jobs] for p in policies]
+    base = [task.remote(data, *refs[pair], pair, [s]) for pair, s in jobs]
+
+    def flat(pending: list[Any]) -> list[float]:
+        return [x for per_seed in ray.get(pending) for x in per_seed]
+
+    return [flat(row) for row in rows], flat(base)
+
+
 def write_round(out: Path, stats: RoundStats) -> None:
     """Append one line to ``rounds.jsonl``."""
     with (out / "rounds.jsonl").open("a", encoding="utf-8") as fh:

@@ -15,14 +15,13 @@ from typing import Any
 import numpy as np
 
 from relmas.errors import UserError
-from relmas.files import dumps, write_atomic
 from relmas.rl.dagger import (
     VALIDATION_FIRST_SEED,
     RoundStats,
     imitation_of,
     merge,
     run_round,
-    score_task,
+    score_on_pairs,
     write_round,
 )
 from relmas.rl.recipe import Imitation, Recipe
@@ -47,17 +46,12 @@ def validate(
 ) -> tuple[float, float]:
     """(student, reference) mean SLA over the validation seeds of every training pair; the
     reference of a pair is its teacher's base."""
-    import ray
-
     imitation = imitation_of(recipe)
-    task = ray.remote(num_cpus=1)(score_task)
-    data = recipe.as_mapping()
-    seeds = range(VALIDATION_FIRST_SEED, VALIDATION_FIRST_SEED + imitation.validation_seeds)
-    jobs = [(pair, s) for pair in recipe.env_config().pairs() for s in seeds]
-    refs = {pair: reference_of(imitation, bases[pair]) for pair, _ in jobs}
-    student = [task.remote(data, f"rl:{policy_dir}", None, p, [s]) for p, s in jobs]
-    base = [task.remote(data, *refs[p], p, [s]) for p, s in jobs]
-    return float(np.mean(ray.get(student))), float(np.mean(ray.get(base)))
+    first = VALIDATION_FIRST_SEED
+    seeds = list(range(first, first + imitation.validation_seeds))
+    refs = {pair: reference_of(imitation, bases[pair]) for pair in recipe.env_config().pairs()}
+    (student,), base = score_on_pairs(recipe, [policy_dir], refs, seeds)
+    return float(np.mean(student)), float(np.mean(base))
 
 
 FIT_OVERHEAD_BYTES = 512 * 2**20  # torch, a fit's minibatches and chunks (`relmas bench imitate`)
@@ -102,14 +96,14 @@ def train_imitation(
     from relmas.env.multi_accel import MultiAccelEnv
     from relmas.rl.export import export_module
     from relmas.rl.imitate import build_module, fit
-    from relmas.rl.teacher import choose_bases
+    from relmas.rl.teacher import choose_bases, save_bases
     from relmas.rl.trainer import module_config, policy_meta
 
     imitation = imitation_of(recipe)
     root = out_dir / "imitation"
     root.mkdir(parents=True, exist_ok=True)
     bases = choose_bases(recipe)
-    write_atomic(root / "teacher.json", dumps({f"{s}/{h}": b for (s, h), b in bases.items()}))
+    save_bases(root, bases)
     module = build_module(MultiAccelEnv(recipe.env_config()), module_config(recipe), recipe.seed)
     data: dict[str, np.ndarray] = {}
     history: list[RoundStats] = []

@@ -21,7 +21,7 @@ from typing import IO, Any
 import numpy as np
 
 from relmas.files import dumps, write_atomic, write_with
-from relmas.rl.dagger import VALIDATION_FIRST_SEED, score_task
+from relmas.rl.dagger import VALIDATION_FIRST_SEED, score_on_pairs
 from relmas.rl.evaluate import paired_delta
 from relmas.rl.recipe import Recipe
 
@@ -56,32 +56,13 @@ def references(recipe: Recipe, out_dir: Path) -> dict[tuple[str, str], tuple[str
     """Per training pair, the heuristic a candidate is paired with: the pair's teacher base
     (``<out>/imitation/teacher.json``) when the run imitated, else the recipe's Planaria."""
     from relmas.rl.imitation_run import reference_of
+    from relmas.rl.teacher import load_bases
 
     pairs = recipe.env_config().pairs()
-    teacher = out_dir / "imitation" / "teacher.json"
-    if recipe.imitation is not None and teacher.is_file():
-        bases = json.loads(teacher.read_text(encoding="utf-8"))
-        return {p: reference_of(recipe.imitation, bases.get(f"{p[0]}/{p[1]}", "")) for p in pairs}
+    bases = load_bases(out_dir / "imitation")
+    if recipe.imitation is not None and bases:
+        return {p: reference_of(recipe.imitation, bases.get(p, "")) for p in pairs}
     return dict.fromkeys(pairs, ("planaria", dict(recipe.planaria_params)))
-
-
-def score_all(
-    recipe: Recipe, policies: list[Path], refs: dict[tuple[str, str], tuple[str, Any]]
-) -> tuple[list[list[float]], list[float]]:
-    """Per candidate, then for the references: SLA per (pair, seed) episode, as Ray tasks."""
-    import ray
-
-    task = ray.remote(num_cpus=1)(score_task)
-    data = recipe.as_mapping()
-    seeds = range(VALIDATION_FIRST_SEED, VALIDATION_FIRST_SEED + recipe.select_seeds)
-    jobs = [(pair, s) for pair in refs for s in seeds]
-    rows = [[task.remote(data, f"rl:{p}", None, pair, [s]) for pair, s in jobs] for p in policies]
-    base = [task.remote(data, *refs[pair], pair, [s]) for pair, s in jobs]
-
-    def flat(pending: list[Any]) -> list[float]:
-        return [x for per_seed in ray.get(pending) for x in per_seed]
-
-    return [flat(row) for row in rows], flat(base)
 
 
 def best_index(validation_sla: list[float]) -> int:
@@ -95,7 +76,8 @@ def select(recipe: Recipe, out_dir: Path, init: Path | None) -> Scored:
     if not found:
         raise RuntimeError(f"no exported policy under {out_dir} to choose from")
     refs = references(recipe, out_dir)
-    rows, base = score_all(recipe, [p for _, p in found], refs)
+    seeds = list(range(VALIDATION_FIRST_SEED, VALIDATION_FIRST_SEED + recipe.select_seeds))
+    rows, base = score_on_pairs(recipe, [p for _, p in found], refs, seeds)
     scored = [
         Scored(name, str(path), float(np.mean(row)), paired_delta(row, base))
         for (name, path), row in zip(found, rows, strict=True)

@@ -11,10 +11,13 @@ starts. The choice is recorded with the run.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from relmas.files import dumps, write_atomic
 from relmas.rl.dagger import imitation_of, score_task
 from relmas.rl.recipe import Imitation, Recipe
 
@@ -49,6 +52,26 @@ def choose_bases(recipe: Recipe) -> dict[tuple[str, str], str]:
     }
     done = {key: float(np.mean(ray.get(ref))) for key, ref in scores.items()}
     return {p: max(BASE_CANDIDATES, key=lambda ref, p=p: done[(p, ref)]) for p in pairs}
+
+
+BASES_FILE = "teacher.json"
+
+
+def save_bases(root: Path, bases: dict[tuple[str, str], str]) -> None:
+    """Record each pair's chosen base in ``<root>/teacher.json`` (keys ``scenario/chip``)."""
+    write_atomic(root / BASES_FILE, dumps({f"{s}/{h}": b for (s, h), b in bases.items()}))
+
+
+def load_bases(root: Path) -> dict[tuple[str, str], str]:
+    """The bases :func:`save_bases` recorded under ``root`` (empty without the file)."""
+    path = root / BASES_FILE
+    if not path.is_file():
+        return {}
+    out: dict[tuple[str, str], str] = {}
+    for key, base in json.loads(path.read_text(encoding="utf-8")).items():
+        scenario, chip = key.split("/", 1)
+        out[(scenario, chip)] = base
+    return out
 
 
 def selection_episodes(recipe: Recipe) -> tuple[dict[str, Any], list[int]]:
