@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relmas.tracking.interrupts import deferred_interrupts
 from relmas.tracking.payload import RunPayload, as_metrics, as_params, save_offline, standard_tags
 
 FLUSH_EVERY_S = 5.0
@@ -91,11 +92,13 @@ class TrackedRun:
         return self.payload.local_id
 
     def _call(self, fn: Any, *args: Any) -> Any:
-        """Run a store call; on a store failure switch to offline mode (with a warning)."""
+        """Run a store call, whole even if Ctrl-C or SIGTERM comes (:mod:`.interrupts`); on a
+        store failure switch to offline mode (with a warning)."""
         from relmas.tracking.client import errors, mark_dead
 
         try:
-            return fn(*args)
+            with deferred_interrupts():
+                return fn(*args)
         except errors() as exc:
             self.online = False
             mark_dead(self.uri)
@@ -147,7 +150,10 @@ class TrackedRun:
         elif self.online and self._pending:
             from relmas.tracking.client import backend
 
-            self._call(lambda: backend(self.uri).log_metrics(self.run_id, self._pending))
+            # Taken before the call: an interrupt right after a finished write must not send
+            # the same entries again at the run's end (the payload keeps them for offline).
+            pending, self._pending = self._pending, []
+            self._call(lambda: backend(self.uri).log_metrics(self.run_id, pending))
         self._pending = []
         self._last_flush = time.monotonic()
 
