@@ -85,7 +85,9 @@ def test_the_reference_syntax() -> None:
      ("planaria?form=relmas&form=dysta", None, "twice"),
      ("planaria?form=dysta", {"form": "authors"}, "twice"),
      ("planaria?form=nope", None, "form"),
-     ("rl:x?a=1", None, "takes no parameters")],
+     ("rl:x?a=1", None, "take no 'a'"),
+     ("rl:x?wait_gard=true", None, "wait_guard"),
+     ("rl:default?wait_guard=3", None, "wait_guard")],
 )  # fmt: skip
 def test_bad_references_are_one_line_user_errors(
     ref: str, params: dict[str, Any] | None, expected: str

@@ -53,6 +53,13 @@ def test_every_training_recipe_validates(path: Path) -> None:
     if path.name.startswith("train_gate_"):
         env = r.env_config()
         assert env.outlook and env.outlook_gate and r.iterations == 20
+    assert not r.env_config().wait_guard  # the shipped policies were trained without it
+
+
+def test_the_wait_guard_reaches_the_env_config() -> None:
+    r = _recipe(["--config", str(REPO / "tune_configs" / "train_gate_medium.yaml")])
+    guarded = r.model_copy(update={"wait_guard": True})
+    assert guarded.env_config().wait_guard and not r.env_config().wait_guard
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,14 @@ from pydantic import (
 
 from relmas.loaders.validation import validation_error
 
+# One description for the env's and the recipe's ``wait_guard`` field.
+WAIT_GUARD_DESCRIPTION = (
+    "the wait action is invalid while a unit of every type is free: such a wait cannot be for "
+    "a faster type to free up (the rollout teacher waits so in 0-5% of its waits, while a "
+    "student out of its training distribution did so with 3 of 4 units free and ~95 requests "
+    "queued, and lost 25 SLA points)"
+)
+
 CANDIDATE_RULES = ("heuristic", "mixed", "deadline")
 TOY_ONLY = ("load", "sla_multiplier", "drop_hopeless", "toy_bandwidth_bytes_per_s")
 
@@ -78,6 +86,7 @@ class EnvConfig(BaseModel):
         description="only Planaria's action is valid wherever its own simulated future loses no "
         "request (the rollout teacher's early exit); needs outlook and the heuristic rule",
     )
+    wait_guard: bool = Field(False, description=WAIT_GUARD_DESCRIPTION)
     reward: dict[str, Any] | None = Field(
         None, description="{name: preset, <coefficient>: value} (None: the relmas preset)"
     )

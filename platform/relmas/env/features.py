@@ -83,6 +83,7 @@ class FeatureEncoder:
         wait_slack: bool = False,
         outlook: bool = False,
         outlook_gate: bool = False,
+        wait_guard: bool = False,
     ) -> None:
         if top_k < 1:
             raise ValueError("top_k must be >= 1")
@@ -123,6 +124,8 @@ class FeatureEncoder:
         )
         self.outlook_gate = outlook_gate and outlook and hint
         self.gate_closed = False  # this state: only Planaria's action was left valid
+        self.wait_guard = wait_guard
+        self._chip_types = len(set(chip.accel_type))
         self.candidate_dim = layout.candidate_dim
         self.accel_dim = layout.accel_dim
         self.global_dim = layout.global_dim
@@ -223,9 +226,21 @@ class FeatureEncoder:
             for a in sim.free_accels:  # one column slice each: cheaper than fancy indexing
                 grid[:n, a] = 1.0
         mask[self.wait_action] = 1.0 if sim.can_wait() else 0.0
+        if self.wait_guard and cands and self._every_type_free(sim):
+            mask[self.wait_action] = 0.0
         self.gate_closed = self.outlook_gate and not lost[0] and float(mask @ self.prior) > 0
         if self.gate_closed:  # Planaria loses nothing ahead: the teacher keeps its action
             mask[:] = self.prior
+
+    def _every_type_free(self, sim: Simulator) -> bool:
+        """``wait_guard``: a unit of every type on the chip is free, so waiting cannot be for a
+        faster type to free up; only the rare hold for a request about to become ready is lost
+        (measured in docs/rl.md, "A wait guard")."""
+        free = sim.free_accels
+        if len(free) < self._chip_types:
+            return False
+        accel_type = self.chip.accel_type
+        return len({accel_type[a] for a in free}) == self._chip_types
 
     def _encode_hints(self, flat: list[float]) -> None:
         """Planaria's unit or "Planaria waits" (set in ``flat``), and the action prior."""

@@ -135,6 +135,7 @@ class MultiAccelEnv(gym.Env[dict[str, np.ndarray], int]):
             wait_slack=cfg.wait_slack,
             outlook=cfg.outlook,
             outlook_gate=cfg.outlook_gate,
+            wait_guard=cfg.wait_guard,
         )
         reward = make_reward(cfg.reward, enc.time_scale_s, float(np.mean(enc._mean_layer_j)))
         return _Kit(source, enc, reward)

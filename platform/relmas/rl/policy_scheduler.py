@@ -35,12 +35,20 @@ class PolicyScheduler(Scheduler):
 
     name = "rl"
 
-    def __init__(self, policy: NumpyPolicy, meta: dict[str, Any], source: str = "") -> None:
+    def __init__(
+        self,
+        policy: NumpyPolicy,
+        meta: dict[str, Any],
+        source: str = "",
+        wait_guard: bool | None = None,
+    ) -> None:
         super().__init__()
         self.policy = policy
         self.meta = meta
         self.recipe = Recipe.load(meta["recipe"], f"{source}/policy.json: recipe")
         self.source = source
+        # ``rl:DIR?wait_guard=true`` guards a policy trained without it (None: as trained).
+        self.wait_guard = self.recipe.wait_guard if wait_guard is None else wait_guard
         self.encoder: FeatureEncoder | None = None
         self.prior_weight = self.recipe.prior_weight
 
@@ -78,6 +86,7 @@ class PolicyScheduler(Scheduler):
             wait_slack=r.wait_slack,
             outlook=r.outlook,
             outlook_gate=r.outlook_gate,
+            wait_guard=self.wait_guard,
         )
         self._check_chip(enc)
         self.encoder = enc
@@ -176,9 +185,15 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
         raise UserError("checkpoint", f"{path} lists bad accel_types", "re-export the policy")
 
 
-def load_policy_scheduler(policy_dir: str | Path) -> PolicyScheduler:
+def load_policy_scheduler(
+    policy_dir: str | Path, *, wait_guard: bool | None = None
+) -> PolicyScheduler:
     """Load ``policy.npz`` + ``policy.json`` from a ``relmas train --out`` directory or a shipped
-    policy's name (``default``)."""
+    policy's name (``default``); ``wait_guard`` (``rl:DIR?wait_guard=true``) overrides the
+    recipe's (see :class:`relmas.env.config.EnvConfig`)."""
+    if wait_guard is not None and not isinstance(wait_guard, bool):
+        raise UserError("wait_guard", f"must be true or false, got {wait_guard!r}", "e.g. "
+                        "rl:default?wait_guard=true")  # fmt: skip
     path = resolve_policy_dir(policy_dir)
     if not path.is_dir():
         raise UserError(
@@ -204,4 +219,4 @@ def load_policy_scheduler(policy_dir: str | Path) -> PolicyScheduler:
         raise UserError(
             "checkpoint", "policy.npz does not match policy.json's obs_dim", "re-export the policy"
         )
-    return PolicyScheduler(policy, meta, str(path))
+    return PolicyScheduler(policy, meta, str(path), wait_guard)

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from relmas.env.config import EnvConfig
+from relmas.env.config import WAIT_GUARD_DESCRIPTION, EnvConfig
 from relmas.errors import UserError, unknown_name
 from relmas.loaders.validation import validation_error
 
@@ -164,6 +164,7 @@ class Recipe(BaseModel):
         description="only Planaria's action is valid wherever its own simulated future loses no "
         "request (the rollout teacher's early exit); needs outlook and the heuristic rule",
     )
+    wait_guard: bool = Field(False, description=WAIT_GUARD_DESCRIPTION)
     reward: dict[str, Any] = Field(
         default_factory=lambda: {"name": "relmas"},
         description="reward preset (sla, relmas, energy) and coefficient overrides, e.g. "
@@ -262,6 +263,7 @@ class Recipe(BaseModel):
                 "wait_slack": self.wait_slack,
                 "outlook": self.outlook,
                 "outlook_gate": self.outlook_gate,
+                "wait_guard": self.wait_guard,
                 "reward": dict(self.reward),
                 "decision_period_s": self.decision_period_s,
                 "fault_injection": fault,

@@ -6,7 +6,8 @@ References accepted by :func:`make_scheduler`:
   entry-point group, e.g. ``rl:DIR`` for a trained RL policy. Why entry points: the registry sits
   below ``relmas.rl`` in the layers and must not import it; the package declares the resolver in
   ``pyproject.toml`` and it is loaded only when such a reference is made (so plain heuristics
-  never import the policy code). Other packages can add prefixes the same way.
+  never import the policy code). Other packages can add prefixes the same way; a resolver's
+  keyword-only arguments are its parameters (``rl:default?wait_guard=true``).
 - ``package.module:ClassName`` for a user's own scheduler class;
 - any of these followed by ``?key=value&key=value`` parameters, e.g.
   ``planaria?priority_exponent=0.5`` (the best heuristic on ``heavy``) or
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
 import pkgutil
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -115,15 +117,26 @@ def _import_class(ref: str) -> type[Scheduler]:
 RESOLVER_GROUP = "relmas.scheduler_resolvers"
 
 
-def resolvers() -> dict[str, Callable[[str], Scheduler]]:
+def resolvers() -> dict[str, Callable[..., Scheduler]]:
     """Reference prefixes (``rl``) and the callables they name, from the entry points."""
     found = importlib.metadata.entry_points(group=RESOLVER_GROUP)
     return {ep.name: _loader(ep) for ep in found}
 
 
-def _loader(ep: importlib.metadata.EntryPoint) -> Callable[[str], Scheduler]:
-    def load(rest: str) -> Scheduler:
-        sched = ep.load()(rest)
+def _loader(ep: importlib.metadata.EntryPoint) -> Callable[..., Scheduler]:
+    def load(rest: str, params: Mapping[str, Any] | None = None) -> Scheduler:
+        resolve = ep.load()
+        params = dict(params or {})
+        known = sorted(
+            name
+            for name, p in inspect.signature(resolve).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        )
+        for key in params:
+            if key not in known:
+                fix = did_you_mean(key, known) if known else "drop the parameters"
+                raise UserError("--param", f"{ep.name}: references take no {key!r}", fix)
+        sched = resolve(rest, **params)
         if not isinstance(sched, Scheduler):
             raise TypeError(f"resolver {ep.value} returned {type(sched).__name__}, not a Scheduler")
         return sched
@@ -146,11 +159,7 @@ def make_scheduler(ref: str, params: Mapping[str, Any] | None = None) -> Schedul
     if sep:
         resolve = resolvers().get(prefix)
         if resolve is not None:
-            if merged:
-                raise UserError(
-                    "--param", f"{ref} takes no parameters", f"drop the parameters of {prefix}:"
-                )
-            return resolve(rest)
+            return resolve(rest, merged)
     cls = _import_class(ref) if ":" in ref else scheduler_class(ref)
     try:
         return cls(cls.Params.model_validate(merged))
