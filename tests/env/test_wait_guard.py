@@ -2,7 +2,8 @@
 
 Why it exists: a medium specialist trained with seed 3 waited on heavy with 3 of 4 units free
 and ~95 requests queued and met 0.62 of the deadlines against Planaria's 0.92; the rollout
-teacher waits in such states in 0-5% of its waits (docs/rl.md, "A wait guard").
+teacher waits in such states in 0-5% of its waits (docs/rl.md, "Run-to-run spread, a
+collapse, and wait_guard").
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ CASES = [
     Case("sim-scheduler-nosuch", "simulate --scheduler nosuch", "scheduler", "choose one of"),
     Case("sim-rl-no-dir", "simulate --scheduler rl:/no/such/dir", "checkpoint", sub=True),
     Case("sim-rl-empty", "simulate --scheduler rl:", "checkpoint", "rl:default"),
-    Case("sim-rl-param", "simulate --scheduler rl:default --param x=1", "--param", "no parameters"),
+    Case("sim-rl-param", "simulate --scheduler rl:default --param x=1", "--param", "take no 'x'"),
     Case("sim-module-missing", "simulate --scheduler no_such_mod:Cls", "scheduler", "import"),
     Case("sim-module-colon", "simulate --scheduler :", "scheduler", "module:ClassName"),
     Case("sim-param-yaml", "simulate --scheduler dysta --param x=[1", "--param x", "YAML"),

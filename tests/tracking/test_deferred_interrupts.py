@@ -10,11 +10,21 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Iterator
 
 import pytest
 
 from relmas.tracking import TrackingOptions, start_run
 from relmas.tracking.interrupts import deferred_interrupts
+
+
+@pytest.fixture(autouse=True)
+def _python_sigint_handler() -> Iterator[None]:
+    """Python's own Ctrl-C handler for each test: an earlier in-process Tune run leaves its
+    own SIGINT handler installed (it stops the run instead of raising)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def test_the_first_signal_waits_for_the_block_then_interrupts() -> None:

@@ -27,9 +27,9 @@ from relmas.loaders.validation import validation_error
 # One description for the env's and the recipe's ``wait_guard`` field.
 WAIT_GUARD_DESCRIPTION = (
     "the wait action is invalid while a unit of every type is free: such a wait cannot be for "
-    "a faster type to free up (the rollout teacher waits so in 0-5% of its waits, while a "
-    "student out of its training distribution did so with 3 of 4 units free and ~95 requests "
-    "queued, and lost 25 SLA points)"
+    "a faster type to free up (the rollout teacher waits so in at most 1 in 20 of its waits, "
+    "while a student out of its training distribution did so with 3 of 4 units free and ~95 "
+    "requests queued, and lost 25 SLA points)"
 )
 
 CANDIDATE_RULES = ("heuristic", "mixed", "deadline")

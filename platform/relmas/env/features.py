@@ -235,7 +235,7 @@ class FeatureEncoder:
     def _every_type_free(self, sim: Simulator) -> bool:
         """``wait_guard``: a unit of every type on the chip is free, so waiting cannot be for a
         faster type to free up; only the rare hold for a request about to become ready is lost
-        (measured in docs/rl.md, "A wait guard")."""
+        (measured in docs/rl.md, "Run-to-run spread, a collapse, and wait_guard")."""
         free = sim.free_accels
         if len(free) < self._chip_types:
             return False
