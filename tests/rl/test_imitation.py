@@ -284,3 +284,26 @@ def test_teacher_bases_round_trip_through_their_file(tmp_path: Path) -> None:
     bases = {("heavy", "2s2e"): "planaria?priority_exponent=0.5", ("tight", "1s3e@7.4"): "sjf"}
     save_bases(tmp_path, bases)
     assert load_bases(tmp_path) == bases
+
+
+class _ReverseRay:
+    """Ray's wait/get over task numbers, finishing the last submitted task first."""
+
+    def __init__(self, results: list[Any]) -> None:
+        self.results = results
+
+    def wait(self, pending: list[int], num_returns: int) -> tuple[list[int], list[int]]:
+        return pending[-num_returns:], pending[:-num_returns]
+
+    def get(self, ref: int) -> Any:
+        return self.results[ref]
+
+
+def test_labelled_episodes_merge_in_submission_order_whatever_finishes_first() -> None:
+    from relmas.rl.dagger import in_submission_order, merge
+
+    episodes = [({"obs": np.full((2, 1), float(i))}, {"states": 2}) for i in range(4)]
+    seen: list[dict[str, int]] = []
+    parts, counts = in_submission_order(_ReverseRay(episodes), [0, 1, 2, 3], seen.append)
+    assert merge(parts)["obs"].ravel().tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert counts["states"] == 8 and len(seen) == 4

@@ -136,20 +136,34 @@ def run_round(
     beta = 1.0 if student_dir is None else imitation.beta
     data = recipe.as_mapping()
     seed0 = recipe.seed * 100_003 + round_no * 997
-    pending = {
+    futures = [
         task.remote(data, student, pair, bases[pair], seed, beta, seed0 + i)
         for i, (pair, seed) in enumerate(episodes_of(recipe, round_no))
-    }
-    parts, counts = [], dict.fromkeys(("states", "informative", "plain", "unmappable"), 0)
+    ]
+    parts, counts = in_submission_order(ray, futures, on_episode)
+    return merge(parts), counts
+
+
+def in_submission_order(
+    ray: Any, futures: list[Any], on_episode: Callable[[dict[str, int]], None]
+) -> tuple[list[dict[str, np.ndarray]], dict[str, int]]:
+    """Each labelled episode as it finishes (for the progress bar), kept in submission order.
+
+    Why: the fit draws its minibatches by row index, so rows merged in completion order (which
+    depends on the machine's load) made two runs with the same seed fit different students.
+    """
+    slot = {ref: i for i, ref in enumerate(futures)}
+    parts: list[dict[str, np.ndarray]] = [{} for _ in futures]
+    counts = dict.fromkeys(("states", "informative", "plain", "unmappable"), 0)
+    pending = list(futures)
     while pending:
-        done, pending_list = ray.wait(list(pending), num_returns=1)
-        pending = set(pending_list)
+        done, pending = ray.wait(pending, num_returns=1)
         arrays, c = ray.get(done[0])
-        parts.append(arrays)
+        parts[slot[done[0]]] = arrays
         for key, value in c.items():
             counts[key] = counts.get(key, 0) + value
         on_episode(c)
-    return merge(parts), counts
+    return parts, counts
 
 
 def score_task(
