@@ -127,3 +127,38 @@ def test_the_policy_is_chosen_on_validation_seeds(
     for name in ("policy.json", "policy.npz"):
         assert (out / name).read_bytes() == (Path(chosen["path"]) / name).read_bytes()
     assert f"relmas: chose {table['chosen']}: validation SLA" in err
+
+
+def test_the_same_seed_fits_the_same_student_whatever_task_finishes_first(
+    ray_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Labelling tasks finish in an order set by the machine's load; the fit must not see it.
+    Two runs whose ``ray.wait`` hands back the tasks first-submitted-first and
+    last-submitted-first must export the same weights, round for round (small minibatches, so
+    that the order of the rows would matter)."""
+    real_wait, calls = ray_local.wait, []
+
+    def in_order(last_first: bool) -> Any:
+        def wait(refs: list[Any], num_returns: int = 1, **kw: Any) -> Any:
+            real_wait(
+                refs, num_returns=len(refs), **{k: v for k, v in kw.items() if k != "timeout"}
+            )
+            ready = (refs[::-1] if last_first else refs)[:num_returns]
+            calls.append(len(refs))
+            return ready, [r for r in refs if r not in ready]
+
+        return wait
+
+    imitation = {**RECIPE["imitation"], "minibatch": 8}
+    runs = []
+    for name, last_first in (("a", False), ("b", True)):
+        (tmp_path / name).mkdir()
+        monkeypatch.setattr(ray_local, "wait", in_order(last_first))
+        runs.append(_train(tmp_path / name, iterations=0, imitation=imitation))
+    assert max(calls) >= 2  # a round had tasks to reorder
+    for r in ("round_00", "round_01"):
+        with (
+            np.load(runs[0] / "imitation" / r / "policy.npz") as a,
+            np.load(runs[1] / "imitation" / r / "policy.npz") as b,
+        ):
+            assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files), r
