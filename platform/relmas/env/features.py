@@ -125,7 +125,6 @@ class FeatureEncoder:
         self.outlook_gate = outlook_gate and outlook and hint
         self.gate_closed = False  # this state: only Planaria's action was left valid
         self.wait_guard = wait_guard
-        self._chip_types = len(set(chip.accel_type))
         self.candidate_dim = layout.candidate_dim
         self.accel_dim = layout.accel_dim
         self.global_dim = layout.global_dim
@@ -236,11 +235,11 @@ class FeatureEncoder:
         """``wait_guard``: a unit of every type on the chip is free, so waiting cannot be for a
         faster type to free up; only the rare hold for a request about to become ready is lost
         (measured in docs/rl.md, "Run-to-run spread, a collapse, and wait_guard")."""
-        free = sim.free_accels
-        if len(free) < self._chip_types:
+        free, num_types = sim.free_accels, self.chip.num_types  # the types the chip has
+        if len(free) < num_types:
             return False
         accel_type = self.chip.accel_type
-        return len({accel_type[a] for a in free}) == self._chip_types
+        return len({accel_type[a] for a in free}) == num_types
 
     def _encode_hints(self, flat: list[float]) -> None:
         """Planaria's unit or "Planaria waits" (set in ``flat``), and the action prior."""
