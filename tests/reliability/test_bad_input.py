@@ -70,6 +70,22 @@ def policy(edit: Callable[[dict[str, Any]], Any] = dict, npz: bytes = b"", text:
     return make
 
 
+def ensemble(doc: dict[str, Any], members: int = 0) -> Any:
+    """Setup step: ``{in}/e`` holds ``ensemble.json`` = ``doc`` and ``members`` copies of the
+    shipped policy as ``member_NN``."""
+
+    def make(where: Path) -> None:
+        (where / "e").mkdir()
+        (where / "e/ensemble.json").write_text(json.dumps(doc))
+        for i in range(members):
+            shutil.copytree(POLICY, where / f"e/member_{i:02d}")
+
+    return make
+
+
+ENS = {"format_version": 1, "combine": "mean_probability", "members": ["member_00", "member_01"]}
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -169,6 +185,10 @@ CASES = [
     # train (validated before Ray starts: the no_ray fixture fails a row that gets that far)
     Case("train-scenario-typo", TRAIN + " --scenario heavvy", "scenario", "'heavy'"),
     Case("train-lr-inf", TRAIN + " --lr inf", "lr", "finite"),
+    Case("train-ensemble-one", TRAIN + " --ensemble-seeds 4", "ensemble_seeds", "two or more"),
+    Case("train-ensemble-twice", TRAIN + " --ensemble-seeds 1,1", "ensemble_seeds", "distinct"),
+    Case("train-ensemble-init", TRAIN + " --ensemble-seeds 0,1 --init {in}", "--init",
+         "one seed"),
     Case("train-hidden-empty", TRAIN + " --hidden ,", "hidden", "at least 1"),
     Case("train-reward-typo", TRAIN + " --reward slaa", "reward.name", "'sla'"),
     Case("train-reward-coef", "train --config {in}/c.yaml --out {out}", "reward.energy", "finite",
@@ -205,6 +225,19 @@ CASES = [
     Case("eval-unknown-type", EVAL + " --hardware 1s3e", "hardware", "'eyeriss' is not one",
          setup=policy(lambda m: m.update(types=["simba"]))),
     Case("eval-first-seed", POL + " --first-seed -5", "seed", ">= 0"),
+    # ensemble: writing one (nothing written on error) and loading a damaged one
+    Case("ens-one-member", "ensemble --out {out} default", "members", "2 or more"),
+    Case("ens-two-recipes", "ensemble --out {out} default medium_specialist", "members",
+         "obs_dim", sub=True),
+    Case("ens-no-dir", "ensemble --out {out} default /no/such", "checkpoint", "not found"),
+    Case("ens-out-exists", "ensemble --out {in}/f default default", "--out", "new directory",
+         files={"f": "x"}),
+    Case("ens-escapes", "evaluate --checkpoint {in}/e --seeds 1", "checkpoint",
+         "not a relmas ensemble", setup=ensemble({**ENS, "members": ["../pol"]})),
+    Case("ens-combine", "evaluate --checkpoint {in}/e --seeds 1", "checkpoint",
+         "mean_probability", setup=ensemble({**ENS, "combine": "vote"}, 2)),
+    Case("ens-missing-member", "simulate --scheduler rl:{in}/e", "checkpoint", "member_01",
+         setup=ensemble(ENS, 1)),
     Case("eval-zero-seeds", f"evaluate --checkpoint {POLICY} --seeds 0 --scenario {{in}}/s.yaml",
          "--seeds", files=s()),
     # tune: the sweep file (validated before Ray starts)

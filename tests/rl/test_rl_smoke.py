@@ -132,3 +132,25 @@ def test_too_many_env_runners_is_a_user_error(tmp_path: Path) -> None:
     args = _parse(["train", *TINY, "--env-runners", "999", "--out", str(tmp_path)])
     with pytest.raises(UserError, match="--env-runners"):
         args.func(args)
+
+
+def test_ensemble_seeds_train_each_seed_then_schedule_as_one_policy(
+    ray_local: Any, tmp_path: Path, capsys: Any
+) -> None:
+    out = tmp_path / "ens"
+    argv = ["train", *TINY, "--iterations", "1", "--ensemble-seeds", "3,5", "--out", str(out)]
+    args = _parse(argv)
+    assert args.func(args) == 0
+    assert "an ensemble of 2 runs" in capsys.readouterr().out
+    doc = json.loads((out / "ensemble.json").read_text())
+    assert doc["members"] == ["seed_3", "seed_5"]
+    seeds = [
+        json.loads((out / m / "policy.json").read_text())["recipe"]["seed"] for m in doc["members"]
+    ]
+    assert seeds == [3, 5]  # each member is the run `--seed N --out OUT/seed_N` would make
+    assert 0.0 <= _schedule_with(out) <= 1.0
+    before = (out / "seed_3" / "policy.npz").read_bytes()
+    again = _parse([*argv, "--resume"])
+    assert again.func(again) == 0
+    assert capsys.readouterr().err.count("already trained, kept") == 2
+    assert (out / "seed_3" / "policy.npz").read_bytes() == before

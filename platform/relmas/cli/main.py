@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     from relmas.cli import (
         capacity,
         compare,
+        ensemble,
         headroom,
         hw,
         quickstart,
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     headroom.register(sub)
     capacity.register(sub)
     train.register(sub)
+    ensemble.register(sub)
     tune.register(sub)
     tracking_cmds.register(sub)
     _add_bench(sub)

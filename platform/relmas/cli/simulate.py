@@ -150,9 +150,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     print_table("scenarios (envs/)", ["name"], [[s] for s in scenario_names()])
     rows = [
         [f"rl:{name}", ", ".join(p["scenarios"]), ", ".join(p["hardware"]),
-         "yes (a specialist)" if p["outlook_gate"] else "no", str(p["iterations"])]
+         "yes (a specialist)" if p["outlook_gate"] else "no", str(p["iterations"]),
+         str(p["members"])]
         for name, p in policies.items()
     ]  # fmt: skip
-    head = ["scheduler", "trained on", "chips", "outlook gate", "PPO iterations"]
+    head = ["scheduler", "trained on", "chips", "outlook gate", "PPO iterations", "policies"]
     print_table("shipped RL policies (docs/rl.md)", head, rows)
     return 0

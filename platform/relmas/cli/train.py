@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from relmas.cli.common import check_output, claim_sigterm, positive_int
 from relmas.cli.console import PREFIX, console, library_output_to
@@ -33,9 +33,25 @@ EVAL_FIRST_SEED = 10_000
 
 
 class TrainJob(Recipe):
-    """A train file: a :class:`~relmas.rl.recipe.Recipe` plus where to write (not part of it)."""
+    """A train file: a :class:`~relmas.rl.recipe.Recipe` plus where to write and how many runs
+    of it (neither is part of the recipe a policy records)."""
 
     out: Path | None = Field(None, description="output directory (required here or in --config)")
+    ensemble_seeds: list[int] | None = Field(
+        None,
+        description="train one run per seed into OUT/seed_N and write OUT as their ensemble "
+        "(relmas ensemble; docs/rl.md); unset: one run with --seed",
+    )
+
+    @field_validator("ensemble_seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int] | None) -> list[int] | None:
+        """Two or more distinct non-negative seeds: an ensemble of one run is that run."""
+        if seeds is not None and (len(set(seeds)) != len(seeds) or len(seeds) < 2):
+            raise ValueError("give two or more distinct seeds, e.g. 0,1,2,3,4,5")
+        if seeds is not None and min(seeds) < 0:
+            raise ValueError("seeds must be >= 0")
+        return seeds
 
 
 def register(subparsers: Any) -> None:
@@ -126,7 +142,7 @@ def resolve_job(args: argparse.Namespace) -> TrainJob:
 
 def recipe_of(job: TrainJob) -> Recipe:
     """The recipe part of a train job (what ``policy.json`` records)."""
-    return Recipe.model_validate(job.model_dump(exclude={"out"}))
+    return Recipe.model_validate(job.model_dump(exclude={"out", "ensemble_seeds"}))
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -136,6 +152,16 @@ def run_train(args: argparse.Namespace) -> int:
     leaves it KILLED (not missing, not RUNNING); Ray is shut down on every exit path.
     """
     job = resolve_job(args)
+    if job.ensemble_seeds is not None:
+        from relmas.cli.train_ensemble import train_ensemble
+
+        return train_ensemble(job, args, train_job)
+    return train_job(job, args)
+
+
+def train_job(job: TrainJob, args: argparse.Namespace) -> int:
+    """One training run of ``job`` (``args`` carries ``--resume``, ``--init``, ``--address``
+    and the tracking flags)."""
     cpus = os.cpu_count() or 1
     if job.env_runners > cpus:
         raise UserError(

@@ -17,6 +17,7 @@ import numpy as np
 
 from relmas.env.features import ENV_ID, ENV_VERSION, FeatureEncoder
 from relmas.errors import UserError
+from relmas.rl.ensemble import ENSEMBLE_JSON, EnsemblePolicy, check_members, read_ensemble
 from relmas.rl.export import (
     POLICY_NPZ,
     READABLE_FORMATS,
@@ -37,7 +38,7 @@ class PolicyScheduler(Scheduler):
 
     def __init__(
         self,
-        policy: NumpyPolicy,
+        policy: NumpyPolicy | EnsemblePolicy,
         meta: dict[str, Any],
         source: str = "",
         wait_guard: bool | None = None,
@@ -111,10 +112,12 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "policies"
 
 def shipped_policies() -> dict[str, dict[str, Any]]:
     """What ``relmas list`` shows of each shipped policy: the pairs it was trained on, whether
-    its outlook gate is on (a specialist) and its PPO iterations, read from its policy.json."""
+    its outlook gate is on (a specialist), its PPO iterations and how many policies it averages
+    (an ensemble, :mod:`relmas.rl.ensemble`), read from its (first member's) policy.json."""
     out: dict[str, dict[str, Any]] = {}
-    for path in sorted(p for p in SHIPPED_DIR.iterdir() if (p / "policy.json").is_file()):
-        meta = json.loads((path / "policy.json").read_text(encoding="utf-8"))
+    for path in sorted(p for p in SHIPPED_DIR.iterdir() if p.is_dir()):
+        members = read_ensemble(path) if (path / ENSEMBLE_JSON).is_file() else [path]
+        meta = json.loads((members[0] / "policy.json").read_text(encoding="utf-8"))
         recipe = meta["recipe"]
         listed = [
             v if isinstance(v, list) else [v] for v in (recipe["scenario"], recipe["hardware"])
@@ -124,6 +127,7 @@ def shipped_policies() -> dict[str, dict[str, Any]]:
             "hardware": listed[1],
             "outlook_gate": bool(recipe.get("outlook_gate", False)),
             "iterations": int(meta["iterations"]),
+            "members": len(members),
         }
     return out
 
@@ -188,9 +192,10 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
 def load_policy_scheduler(
     policy_dir: str | Path, *, wait_guard: bool | None = None
 ) -> PolicyScheduler:
-    """Load ``policy.npz`` + ``policy.json`` from a ``relmas train --out`` directory or a shipped
-    policy's name (``default``); ``wait_guard`` (``rl:DIR?wait_guard=true``) overrides the
-    recipe's (see :class:`relmas.env.config.EnvConfig`)."""
+    """Load ``policy.npz`` + ``policy.json`` from a ``relmas train --out`` directory, an
+    ensemble's directory (``relmas ensemble``) or a shipped policy's name (``default``);
+    ``wait_guard`` (``rl:DIR?wait_guard=true``) overrides the recipe's (see
+    :class:`relmas.env.config.EnvConfig`)."""
     if wait_guard is not None and not isinstance(wait_guard, bool):
         raise UserError("wait_guard", f"must be true or false, got {wait_guard!r}", "e.g. "
                         "rl:default?wait_guard=true")  # fmt: skip
@@ -201,6 +206,17 @@ def load_policy_scheduler(
             f"directory {path} does not exist",
             "pass the --out directory of `relmas train`",
         )
+    if (path / ENSEMBLE_JSON).is_file():
+        dirs = read_ensemble(path)
+        members = [load_export(d) for d in dirs]
+        check_members([meta for _, meta in members], [str(d) for d in dirs])
+        ensemble = EnsemblePolicy([policy for policy, _ in members])
+        return PolicyScheduler(ensemble, members[0][1], str(path), wait_guard)
+    return PolicyScheduler(*load_export(path), str(path), wait_guard)
+
+
+def load_export(path: Path) -> tuple[NumpyPolicy, dict[str, Any]]:
+    """One exported policy directory (``policy.json`` + ``policy.npz``), checked."""
     try:
         meta = read_meta(path)
     except (UnicodeDecodeError, RecursionError, ValueError) as exc:
@@ -219,4 +235,4 @@ def load_policy_scheduler(
         raise UserError(
             "checkpoint", "policy.npz does not match policy.json's obs_dim", "re-export the policy"
         )
-    return PolicyScheduler(policy, meta, str(path), wait_guard)
+    return policy, meta
