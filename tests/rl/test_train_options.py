@@ -53,7 +53,22 @@ def test_every_training_recipe_validates(path: Path) -> None:
     if path.name.startswith("train_gate_"):
         env = r.env_config()
         assert env.outlook and env.outlook_gate and r.iterations == 20
-    assert not r.env_config().wait_guard  # the shipped policies were trained without it
+    if path.name != "train_gate_ensemble.yaml":  # the shipped policies were trained without it
+        assert not r.env_config().wait_guard
+
+
+def test_the_ensemble_recipe_is_the_guarded_medium_recipe_over_six_seeds() -> None:
+    """docs/rl.md reports the ensemble of the six guarded medium-recipe runs (``--wait-guard
+    --seed N``); its one-command recipe must train exactly those runs."""
+    job = train_cli.resolve_job(
+        _parse(["train", "--config", str(REPO / "tune_configs/train_gate_ensemble.yaml")])
+    )
+    medium = _recipe(["--config", str(REPO / "tune_configs/train_gate_medium.yaml"),
+                      "--wait-guard"])  # fmt: skip
+    assert job.ensemble_seeds == [0, 1, 2, 3, 4, 5]
+    for seed in job.ensemble_seeds:
+        member = train_cli.recipe_of(job.model_copy(update={"seed": seed}))
+        assert member == medium.model_copy(update={"seed": seed})
 
 
 def test_the_wait_guard_reaches_the_env_config() -> None:
