@@ -16,22 +16,29 @@ import copy
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from relmas.cli.console import PREFIX
 from relmas.errors import UserError
 from relmas.rl.ensemble import write_ensemble_in_place
 from relmas.rl.resume import checkpoint_iteration, latest_checkpoint
 
+if TYPE_CHECKING:
+    from relmas.cli.train import TrainJob
+
 
 def _finished(out: Path, iterations: int) -> bool:
     """A seed's run reached its last iteration and exported its policy."""
-    ckpt = latest_checkpoint(out) if out.is_dir() else None
+    ckpt = latest_checkpoint(out)
     done = ckpt is not None and checkpoint_iteration(ckpt) >= iterations
     return done and (out / "policy.json").is_file()
 
 
-def train_ensemble(job: Any, args: argparse.Namespace, train_job: Callable[..., int]) -> int:
+def train_ensemble(
+    job: TrainJob,
+    args: argparse.Namespace,
+    train_job: Callable[[TrainJob, argparse.Namespace], int],
+) -> int:
     """Train every seed of ``job.ensemble_seeds`` with ``train_job``, then write the ensemble."""
     if getattr(args, "init", None) is not None:
         fix = "drop --init, or train one seed (--seed N, no ensemble_seeds)"
@@ -39,14 +46,15 @@ def train_ensemble(job: Any, args: argparse.Namespace, train_job: Callable[..., 
     assert job.out is not None and job.ensemble_seeds is not None
     names = [f"seed_{seed}" for seed in job.ensemble_seeds]
     for i, (seed, name) in enumerate(zip(job.ensemble_seeds, names, strict=True)):
-        sub = job.model_copy(update={"seed": seed, "ensemble_seeds": None, "out": job.out / name})
+        seed_out = job.out / name
+        sub = job.model_copy(update={"seed": seed, "ensemble_seeds": None, "out": seed_out})
         sub_args = copy.copy(args)
         resuming = bool(getattr(args, "resume", False))
-        if resuming and _finished(sub.out, sub.iterations):
+        if resuming and _finished(seed_out, sub.iterations):
             print(f"{PREFIX} {name}: already trained, kept", file=sys.stderr, flush=True)
             continue
-        sub_args.resume = resuming and latest_checkpoint(sub.out) is not None
-        print(f"{PREFIX} ensemble member {i + 1} of {len(names)}: seed {seed} -> {sub.out}",
+        sub_args.resume = resuming and latest_checkpoint(seed_out) is not None
+        print(f"{PREFIX} ensemble member {i + 1} of {len(names)}: seed {seed} -> {seed_out}",
               file=sys.stderr, flush=True)  # fmt: skip
         train_job(sub, sub_args)
     out = write_ensemble_in_place(job.out, names)
