@@ -1,9 +1,9 @@
 """An ensemble of exported policies (``relmas ensemble``) acts as the mean of their probabilities.
 
-Why: the ensemble is a shipped way of running a recipe's seeds as one scheduler; it must agree
-with its members where they agree, follow the mean probability (not a vote, not a product) where
-they do not, skip every member where one action is valid, and refuse members whose
-observations differ. Numpy only: no torch or Ray.
+Why: an ensemble is how a recipe's seeds run as one scheduler (``relmas ensemble``, ``relmas
+train --ensemble-seeds``); it must agree with its members where they agree, follow the mean
+probability (not a vote, not a product) where they do not, skip every member where one action
+is valid, and refuse members whose observations differ. Numpy only: no torch or Ray.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pytest
 
 from relmas.cli.main import main
 from relmas.env.sources import make_source
+from relmas.errors import UserError
 from relmas.rl.ensemble import EnsemblePolicy, check_members, observation_signature
 from relmas.rl.policy_scheduler import SHIPPED_DIR, load_export, load_policy_scheduler
 from relmas.schedulers.registry import make_scheduler
@@ -68,7 +69,7 @@ def test_members_must_build_one_observation() -> None:
     changed = json.loads(json.dumps(heavy))
     changed["recipe"]["outlook_gate"] = False
     assert observation_signature(changed) != observation_signature(heavy)
-    with pytest.raises(Exception, match=r"recipe\.outlook_gate False"):
+    with pytest.raises(UserError, match=r"recipe\.outlook_gate False"):
         check_members([medium, changed], ["m", "h"])
 
 
