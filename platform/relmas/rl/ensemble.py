@@ -5,8 +5,9 @@ heavy / 2s2e the six guarded runs of ``tune_configs/train_gate_medium.yaml`` (se
 from -2.3 to +1.0 SLA points against Planaria 0.5 on validation seeds, while the mean of their
 action probabilities gains +1.4, above every one of them (twelve runs: +0.9, above their mean
 of +0.4; docs/rl.md, "An ensemble of seeds").
-Each run departs from Planaria in few, mostly different states; averaging keeps a departure
-that several runs agree on and drops one that a single run makes. Averaging log-probabilities
+Averaging keeps a departure from Planaria that several runs agree on and drops one that a
+single run makes (on its own heavy episodes: 0 of 5128 one-member departures kept, 76% of
+those of four or more members). Averaging log-probabilities
 (a product of experts) was measured too and gains less on heavy (+1.0 against +1.4): one
 member's near-zero probability vetoes a departure. Only ``mean_probability`` is offered.
 
