@@ -32,7 +32,7 @@ import numpy as np
 from relmas.env.layout import ObsLayout
 from relmas.errors import UserError
 from relmas.files import write_atomic
-from relmas.rl.export import NumpyPolicy
+from relmas.rl.export import NumpyPolicy, read_meta
 
 ENSEMBLE_JSON = "ensemble.json"
 ENSEMBLE_FORMAT = 1
@@ -160,12 +160,7 @@ def write_ensemble_in_place(out: Path, members: Sequence[str]) -> Path:
     """Make ``out`` the ensemble of its own sub-directories ``members`` (``relmas train`` with
     ``ensemble_seeds``: each run's final export is already in ``out/seed_N``)."""
     dirs = [out / m for m in members]
-    metas = []
-    for member in dirs:
-        if not (member / "policy.json").is_file():
-            raise UserError("out", f"{member} has no policy.json", "train that seed first")
-        metas.append(json.loads((member / "policy.json").read_text(encoding="utf-8")))
-    check_members(metas, [str(d) for d in dirs])
+    check_members([read_meta(d) for d in dirs], [str(d) for d in dirs])
     write_atomic(out / ENSEMBLE_JSON, ensemble_doc(members, [str(d) for d in dirs]))
     return out
 
