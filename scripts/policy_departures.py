@@ -60,12 +60,15 @@ def _kind(sim: Simulator, sched: PolicyScheduler, decisions: list[Any]) -> str:
 
 def lower_wait_logit(sched: PolicyScheduler, by: float) -> None:
     """Subtract ``by`` from the policy's wait logit (the wait head's last bias; its last layer
-    is linear): how much of a policy's result its waits carry, without retraining."""
-    head = getattr(sched.policy, "pair", None)
-    if head is None:
-        raise UserError("--wait-bias", "the policy has no pair head", "use a pair-head policy")
-    wt, b, act = head.wait[-1]
-    head.wait[-1] = (wt, b - by, act)
+    is linear): how much of a policy's result its waits carry, without retraining. For an
+    ensemble, every member's: its ``pair`` is only the first member's head."""
+    for policy in getattr(sched.policy, "members", [sched.policy]):
+        head = getattr(policy, "pair", None)
+        if head is None:
+            problem = "the policy has no pair head"
+            raise UserError("--wait-bias", problem, "use a pair-head policy")
+        wt, b, act = head.wait[-1]
+        head.wait[-1] = (wt, b - by, act)
 
 
 def on_planaria_unit(sched: PolicyScheduler, kind: str, decisions: list[Any]) -> list[Any]:

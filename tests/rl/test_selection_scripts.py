@@ -216,6 +216,29 @@ def test_policy_departures_wait_bias_lowers_only_the_wait_logit(tmp_path: Path) 
     ]
 
 
+def test_policy_departures_wait_bias_lowers_every_members_wait_logit(tmp_path: Path) -> None:
+    """An ensemble's ``pair`` is its first member's head: the bias must reach each member."""
+    pytest.importorskip("torch")
+    from relmas_testkit import export_policy
+
+    from relmas.rl.ensemble import write_ensemble
+    from relmas.rl.export import read_meta
+    from relmas.rl.policy_scheduler import load_policy_scheduler
+
+    script, sched, _ = _departures_at_first_decision(tmp_path)
+    enc = sched.encoder
+    export_policy(tmp_path / "pair2", pair_hidden=[8], seed=1)
+    sources = [tmp_path / "pair", tmp_path / "pair2"]
+    write_ensemble(tmp_path / "ens", sources, [read_meta(d) for d in sources])
+    ens = load_policy_scheduler(tmp_path / "ens")
+    before = [m.logits(enc.obs.copy(), enc.layout) for m in ens.policy.members]
+    script.lower_wait_logit(ens, 1.5)
+    for member, old in zip(ens.policy.members, before, strict=True):
+        new = member.logits(enc.obs.copy(), enc.layout)
+        assert new[-1] == pytest.approx(old[-1] - 1.5, abs=1e-5)
+        assert (new[:-1] == old[:-1]).all()
+
+
 def test_policy_departures_planaria_unit_replaces_only_the_unit_swaps(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from relmas.sim.request import Dispatch
