@@ -30,10 +30,12 @@ def test_list__names_every_scheduler_and_preset(capsys: pytest.CaptureFixture[st
     assert len(out["schedulers"]) >= 16
     assert {"light", "medium", "heavy", "tight", "arvr"} <= set(out["scenarios"])
     policies = out["policies"]
-    assert set(policies) == {"default", "heavy_specialist", "medium_specialist"}
+    assert set(policies) == {"default", "gate_ensemble", "heavy_specialist", "medium_specialist"}
     assert not policies["default"]["outlook_gate"] and len(policies["default"]["scenarios"]) > 1
     assert policies["heavy_specialist"]["scenarios"] == ["heavy"]
     assert policies["heavy_specialist"]["outlook_gate"]
+    assert [policies[n]["members"] for n in ("default", "gate_ensemble")] == [1, 6]
+    assert policies["gate_ensemble"]["scenarios"] == ["medium"]
 
 
 def test_simulate__json_has_the_documented_metrics(

@@ -15,10 +15,12 @@ from relmas.schedulers.registry import make_scheduler
 from relmas.sim.metrics import compute_metrics
 
 SHIPPED = ("default", "heavy_specialist", "medium_specialist")
+ENSEMBLES = {"gate_ensemble": [f"seed_{n}" for n in range(6)]}
 
 
 def test_every_shipped_policy_directory_is_tested_here() -> None:
-    assert sorted(p.name for p in SHIPPED_DIR.iterdir() if p.is_dir()) == sorted(SHIPPED)
+    names = sorted(p.name for p in SHIPPED_DIR.iterdir() if p.is_dir())
+    assert names == sorted([*SHIPPED, *ENSEMBLES])
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -28,6 +30,25 @@ def test_a_shipped_name_resolves_to_its_files(name: str) -> None:
     sizes = {p.name: p.stat().st_size for p in path.iterdir()}
     assert set(sizes) == {"policy.npz", "policy.json"}, "ship the numpy export only"
     assert sum(sizes.values()) < 3_000_000
+
+
+@pytest.mark.parametrize("name", sorted(ENSEMBLES))
+def test_a_shipped_ensemble_holds_only_its_members_exports(name: str) -> None:
+    path = resolve_policy_dir(name)
+    assert sorted(p.name for p in path.iterdir()) == sorted(["ensemble.json", *ENSEMBLES[name]])
+    for member in ENSEMBLES[name]:
+        assert {p.name for p in (path / member).iterdir()} == {"policy.npz", "policy.json"}
+    assert sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) < 3_000_000
+
+
+def test_the_shipped_ensemble_runs_on_a_chip_it_never_saw() -> None:
+    sched = make_scheduler("rl:gate_ensemble")
+    source = make_source({"scenario": "heavy", "hardware": "1s3e@7.4", "num_requests": 40})
+    sim = source.make_simulator(10_000)
+    metrics = compute_metrics(sim.run(sched, seed=0))
+    assert metrics["completed"] == 40 and 0.0 < metrics["sla_rate"] <= 1.0
+    assert len(sched.policy.members) == 6 and sched.encoder is not None
+    assert sched.encoder.outlook_gate and sched.encoder.wait_guard
 
 
 def test_rl_default_runs_a_short_heavy_scenario() -> None:

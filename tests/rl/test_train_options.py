@@ -96,6 +96,24 @@ def test_shipped_policy_was_trained_with_the_recipe(name: str, recipe: str) -> N
     assert shipped["iterations"] <= shipped["recipe"]["iterations"]
 
 
+def test_shipped_ensemble_members_were_trained_with_its_recipe() -> None:
+    """rl:gate_ensemble's member seed_N is the recipe's run for seed N, as `relmas train
+    --config tune_configs/train_gate_ensemble.yaml` writes it, at its last iteration."""
+    from relmas.rl.policy_scheduler import SHIPPED_DIR
+
+    path = REPO / "tune_configs" / "train_gate_ensemble.yaml"
+    job = train_cli.resolve_job(_parse(["train", "--config", str(path)]))
+    assert job.ensemble_seeds is not None
+    for seed in job.ensemble_seeds:
+        meta = json.loads(
+            (SHIPPED_DIR / "gate_ensemble" / f"seed_{seed}" / "policy.json").read_text()
+        )
+        assert Recipe.load(meta["recipe"]) == train_cli.recipe_of(
+            job.model_copy(update={"seed": seed})
+        )
+        assert meta["iterations"] == job.iterations
+
+
 def test_every_recipe_field_is_a_flag_or_file_only() -> None:
     file_only = set(train_cli.FILE_ONLY)
     assert set(vars(_parse(["train"]))) >= set(Recipe.model_fields) - file_only
