@@ -240,6 +240,8 @@ CASES = [
          setup=ensemble(ENS, 1)),
     Case("eval-zero-seeds", f"evaluate --checkpoint {POLICY} --seeds 0 --scenario {{in}}/s.yaml",
          "--seeds", files=s()),
+    Case("eval-also-typo", f"evaluate --checkpoint {POLICY} --seeds 1 --scenario {{in}}/s.yaml "
+         "--also planria", "scheduler", "'planaria'", files=s()),
     # tune: the sweep file (validated before Ray starts)
     Case("tune-scenario-typo", TUNE, "scenarios.0", "'heavy'", files=w(scenarios=["heavvy"]),
          sub=True),

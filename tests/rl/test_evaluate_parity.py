@@ -46,3 +46,19 @@ def test_the_scheduler_seed_matters_here(tiny: str, name: str) -> None:
     setup = load_setup(tiny, "2s2e")
     runs = [make_simulator(setup, 3).run(make_scheduler(name), seed=s) for s in (3, 0)]
     assert runs[0].finish_s.tolist() != runs[1].finish_s.tolist()
+
+
+def test_a_typo_in_also_fails_before_any_episode_runs(
+    tiny: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--also`` used to be resolved after the policy and every heuristic had run: a typo
+    cost the whole evaluation (45 s on heavy with 20 seeds) before its one-line error."""
+    import relmas.rl.evaluate as module
+    from relmas.errors import UserError
+
+    def no_episode(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an episode ran before --also was checked")
+
+    monkeypatch.setattr(module, "run_scheduler", no_episode)
+    with pytest.raises(UserError, match="planaria"):
+        evaluate(Path(SHIPPED_DIR / "default"), tiny, "2s2e", SEEDS, also=["planria"])

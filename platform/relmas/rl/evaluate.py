@@ -85,6 +85,7 @@ def evaluate(
     (default :func:`peers`: every registered heuristic plus the Planaria variant that is best
     on ``heavy``, the same line-up as ``relmas headroom``)."""
     policy = load_policy_scheduler(policy_dir)
+    extra = {ref: make_scheduler(ref) for ref in also}  # a typo fails before any episode runs
     period_s = policy.recipe.decision_period_s  # a periodic policy is judged periodically
     source = make_source(
         {"scenario": scenario, "hardware": hardware, "decision_period_s": period_s}
@@ -104,8 +105,8 @@ def evaluate(
             report["errors"][name] = f"{type(exc).__name__}: {exc}"
     _add_prior(report, policy.recipe, source, seeds)
     report["also"] = {}
-    for ref in also:
-        row = run_scheduler(source, make_scheduler(ref), seeds)
+    for ref, scheduler in extra.items():
+        row = run_scheduler(source, scheduler, seeds)
         row["policy_minus"] = paired_delta(
             report["policy"]["sla_rate_per_seed"], row["sla_rate_per_seed"]
         )
