@@ -34,7 +34,7 @@ def test_list__names_every_scheduler_and_preset(capsys: pytest.CaptureFixture[st
     assert not policies["default"]["outlook_gate"] and len(policies["default"]["scenarios"]) > 1
     assert policies["heavy_specialist"]["scenarios"] == ["heavy"]
     assert policies["heavy_specialist"]["outlook_gate"]
-    assert [policies[n]["members"] for n in ("default", "gate_ensemble")] == [1, 6]
+    assert [policies[n]["members"] for n in ("default", "gate_ensemble")] == [1, 18]
     assert policies["gate_ensemble"]["scenarios"] == ["medium"]
 
 

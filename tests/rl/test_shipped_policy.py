@@ -15,7 +15,7 @@ from relmas.schedulers.registry import make_scheduler
 from relmas.sim.metrics import compute_metrics
 
 SHIPPED = ("default", "heavy_specialist", "medium_specialist")
-ENSEMBLES = {"gate_ensemble": [f"seed_{n}" for n in range(6)]}
+ENSEMBLES = {"gate_ensemble": [f"seed_{n}" for n in range(18)]}
 
 
 def test_every_shipped_policy_directory_is_tested_here() -> None:
@@ -47,7 +47,7 @@ def test_the_shipped_ensemble_runs_on_a_chip_it_never_saw() -> None:
     sim = source.make_simulator(10_000)
     metrics = compute_metrics(sim.run(sched, seed=0))
     assert metrics["completed"] == 40 and 0.0 < metrics["sla_rate"] <= 1.0
-    assert len(sched.policy.members) == 6 and sched.encoder is not None
+    assert len(sched.policy.members) == 18 and sched.encoder is not None
     assert sched.encoder.outlook_gate and sched.encoder.wait_guard
 
 
