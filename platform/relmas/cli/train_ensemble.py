@@ -45,11 +45,11 @@ def train_ensemble(
         raise UserError("--init", "starts one run from one imitation round", fix)
     assert job.out is not None and job.ensemble_seeds is not None
     names = [f"seed_{seed}" for seed in job.ensemble_seeds]
+    resuming = bool(getattr(args, "resume", False))
     for i, (seed, name) in enumerate(zip(job.ensemble_seeds, names, strict=True)):
         seed_out = job.out / name
         sub = job.model_copy(update={"seed": seed, "ensemble_seeds": None, "out": seed_out})
         sub_args = copy.copy(args)
-        resuming = bool(getattr(args, "resume", False))
         if resuming and _finished(seed_out, sub.iterations):
             print(f"{PREFIX} {name}: already trained, kept", file=sys.stderr, flush=True)
             continue

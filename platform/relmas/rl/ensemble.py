@@ -90,6 +90,8 @@ class EnsemblePolicy:
 
     def __init__(self, members: Sequence[NumpyPolicy]) -> None:
         self.members = list(members)
+        # Read as "has a pair head" (PolicyScheduler); it is only the first member's head, so
+        # anything that edits weights must go through ``members``.
         self.pair = self.members[0].pair
         self.obs_dim = self.members[0].obs_dim
 

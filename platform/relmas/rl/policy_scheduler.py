@@ -115,9 +115,9 @@ def shipped_policies() -> dict[str, dict[str, Any]]:
     its outlook gate is on (a specialist), its PPO iterations and how many policies it averages
     (an ensemble, :mod:`relmas.rl.ensemble`), read from its (first member's) policy.json."""
     out: dict[str, dict[str, Any]] = {}
-    exported = (p for p in SHIPPED_DIR.iterdir() if (p / "policy.json").is_file())
-    ensembles = (p for p in SHIPPED_DIR.iterdir() if (p / ENSEMBLE_JSON).is_file())
-    for path in sorted({*exported, *ensembles}):
+    policy_files = ("policy.json", ENSEMBLE_JSON)
+    shipped = (p for p in SHIPPED_DIR.iterdir() if any((p / f).is_file() for f in policy_files))
+    for path in sorted(shipped):
         members = read_ensemble(path) if (path / ENSEMBLE_JSON).is_file() else [path]
         meta = json.loads((members[0] / "policy.json").read_text(encoding="utf-8"))
         recipe = meta["recipe"]
