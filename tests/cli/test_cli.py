@@ -30,12 +30,16 @@ def test_list__names_every_scheduler_and_preset(capsys: pytest.CaptureFixture[st
     assert len(out["schedulers"]) >= 16
     assert {"light", "medium", "heavy", "tight", "arvr"} <= set(out["scenarios"])
     policies = out["policies"]
-    assert set(policies) == {"default", "gate_ensemble", "heavy_specialist", "medium_specialist"}
+    shipped = {"default", "gate_ensemble", "heavy_specialist", "medium_specialist", "sla_router"}
+    assert set(policies) == shipped
     assert not policies["default"]["outlook_gate"] and len(policies["default"]["scenarios"]) > 1
     assert policies["heavy_specialist"]["scenarios"] == ["heavy"]
     assert policies["heavy_specialist"]["outlook_gate"]
     assert [policies[n]["members"] for n in ("default", "gate_ensemble")] == [1, 18]
     assert policies["gate_ensemble"]["scenarios"] == ["medium"]
+    router = policies["sla_router"]  # rl:default's pairs and gate_ensemble's, one member each
+    assert router["router"] == {"threshold": 2.5, "tight": "rl:default", "calm": "rl:gate_ensemble"}
+    assert router["members"] == 19 and router["scenarios"] == policies["default"]["scenarios"]
 
 
 def test_simulate__json_has_the_documented_metrics(

@@ -84,6 +84,8 @@ def ensemble(doc: dict[str, Any], members: int = 0) -> Any:
 
 
 ENS = {"format_version": 1, "combine": "mean_probability", "members": ["member_00", "member_01"]}
+ROUTER = {"format_version": 1, "route": "min_sla_multiplier", "threshold": 2, "tight": "rl:default",
+          "calm": "rl:gate_ensemble"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,15 @@ CASES = [
          "mean_probability", setup=ensemble({**ENS, "combine": "vote"}, 2)),
     Case("ens-missing-member", "simulate --scheduler rl:{in}/e", "checkpoint", "member_01",
          setup=ensemble(ENS, 1)),
+    # router: writing one (nothing written on error) and loading a damaged one
+    Case("route-threshold", "route --out {out} --tight rl:default --calm default --threshold 1",
+         "threshold", "> 1"),
+    Case("route-no-dir", "route --out {out} --tight rl:default --calm /no/such --threshold 2",
+         "--calm", "does not exist"),
+    Case("route-escapes", "simulate --scheduler rl:{in}/r", "checkpoint", "not a relmas router",
+         files={"r/router.json": json.dumps({**ROUTER, "calm": "../pol"})}),
+    Case("route-unknown-shipped", "simulate --scheduler rl:{in}/r", "checkpoint",
+         "not a shipped policy", files={"r/router.json": json.dumps({**ROUTER, "calm": "rl:x"})}),
     Case("eval-zero-seeds", f"evaluate --checkpoint {POLICY} --seeds 0 --scenario {{in}}/s.yaml",
          "--seeds", files=s()),
     Case("eval-also-typo", f"evaluate --checkpoint {POLICY} --seeds 1 --scenario {{in}}/s.yaml "
@@ -271,6 +282,7 @@ def _prepare(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> lis
     (tmp_path / "cwd").mkdir()
     for name, content in case.files.items():
         path = src / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
     if case.setup:
         case.setup(src)

@@ -16,11 +16,22 @@ from relmas.sim.metrics import compute_metrics
 
 SHIPPED = ("default", "heavy_specialist", "medium_specialist")
 ENSEMBLES = {"gate_ensemble": [f"seed_{n}" for n in range(18)]}
+ROUTERS = ("sla_router",)
 
 
 def test_every_shipped_policy_directory_is_tested_here() -> None:
     names = sorted(p.name for p in SHIPPED_DIR.iterdir() if p.is_dir())
-    assert names == sorted([*SHIPPED, *ENSEMBLES])
+    assert names == sorted([*SHIPPED, *ENSEMBLES, *ROUTERS])
+
+
+@pytest.mark.parametrize("name", ROUTERS)
+def test_a_shipped_router_names_shipped_policies_and_copies_none(name: str) -> None:
+    path = resolve_policy_dir(name)
+    assert [p.name for p in path.iterdir()] == ["router.json"]
+    sched = make_scheduler(f"rl:{name}")
+    source = make_source({"scenario": "tight", "hardware": "4s4e", "num_requests": 40})
+    metrics = compute_metrics(source.make_simulator(10_000).run(sched, seed=0))
+    assert metrics["requests"] == 40 and 0.0 < metrics["sla_rate"] <= 1.0 and sched.tight_now
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         headroom,
         hw,
         quickstart,
+        route,
         simulate,
         tracking_cmds,
         train,
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     capacity.register(sub)
     train.register(sub)
     ensemble.register(sub)
+    route.register(sub)
     tune.register(sub)
     tracking_cmds.register(sub)
     _add_bench(sub)

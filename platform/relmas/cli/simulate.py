@@ -150,10 +150,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     print_table("scenarios (envs/)", ["name"], [[s] for s in scenario_names()])
     rows = [
         [f"rl:{name}", ", ".join(p["scenarios"]), ", ".join(p["hardware"]),
-         "yes (a specialist)" if p["outlook_gate"] else "no", str(p["iterations"]),
-         str(p["members"])]
+         "routed (below)" if "router" in p else "yes (a specialist)" if p["outlook_gate"]
+         else "no", "routed" if "router" in p else str(p["iterations"]), str(p["members"])]
         for name, p in policies.items()
     ]  # fmt: skip
     head = ["scheduler", "trained on", "chips", "outlook gate", "PPO iterations", "policies"]
     print_table("shipped RL policies (docs/rl.md)", head, rows)
+    for name, p in policies.items():
+        if "router" in p:
+            r = p["router"]
+            print(f"rl:{name}: {r['tight']} once a request's SLA multiplier is below "
+                  f"{r['threshold']:g}, {r['calm']} before (relmas route)")  # fmt: skip
     return 0

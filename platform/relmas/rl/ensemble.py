@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import numpy as np
 
 from relmas.env.layout import ObsLayout
 from relmas.errors import UserError
-from relmas.files import write_atomic
+from relmas.files import atomic_directory, write_atomic
 from relmas.rl.export import NumpyPolicy, read_meta
 
 ENSEMBLE_JSON = "ensemble.json"
@@ -126,14 +125,20 @@ def _is_member_name(name: object) -> bool:
     return isinstance(name, str) and bool(name) and not set(name) & set("/\\") and name != ".."
 
 
+def read_doc(where: Path, command: str) -> Any:
+    """A policy directory's JSON file (``ensemble.json``, ``router.json``), or a UserError
+    telling to rebuild it with ``relmas COMMAND``."""
+    try:
+        return json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UserError("checkpoint", f"{where} is not readable JSON ({type(exc).__name__})",
+                        f"rebuild it with `relmas {command}`") from None  # fmt: skip
+
+
 def read_ensemble(path: Path) -> list[Path]:
     """The member directories listed by ``path/ensemble.json``, or a UserError naming the fix."""
     where = path / ENSEMBLE_JSON
-    try:
-        doc = json.loads(where.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise UserError("checkpoint", f"{where} is not readable JSON ({type(exc).__name__})",
-                        "rebuild it with `relmas ensemble`") from None  # fmt: skip
+    doc = read_doc(where, "ensemble")
     members = doc.get("members") if isinstance(doc, dict) else None
     known = isinstance(doc, dict) and (doc.get("format_version"), doc.get("combine")) == (
         ENSEMBLE_FORMAT,
@@ -168,6 +173,13 @@ def write_ensemble_in_place(out: Path, members: Sequence[str]) -> Path:
     return out
 
 
+def check_new_directory(out: Path) -> None:
+    """``--out`` must be new or an empty directory: a policy is never written over another."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError("--out", f"{out} exists and is not an empty directory",
+                        "name a new directory")  # fmt: skip
+
+
 def write_ensemble(out: Path, sources: Sequence[Path], metas: Sequence[dict[str, Any]]) -> Path:
     """Copy each member's export into ``out/member_NN`` and write ``ensemble.json``.
 
@@ -175,22 +187,12 @@ def write_ensemble(out: Path, sources: Sequence[Path], metas: Sequence[dict[str,
     leaves no half-written ensemble; an existing non-empty ``out`` is refused.
     """
     check_members(metas, [str(s) for s in sources])
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError("--out", f"{out} exists and is not an empty directory",
-                        "name a new directory")  # fmt: skip
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    check_new_directory(out)
+    with atomic_directory(out) as tmp:
         names = [f"member_{i:02d}" for i in range(len(sources))]
         for name, src in zip(names, sources, strict=True):
             (tmp / name).mkdir()
             for file in ("policy.json", "policy.npz"):
                 shutil.copy2(src / file, tmp / name / file)
         write_atomic(tmp / ENSEMBLE_JSON, ensemble_doc(names, [str(s) for s in sources]))
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

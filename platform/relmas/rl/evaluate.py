@@ -15,7 +15,7 @@ import numpy as np
 
 from relmas.env.sources import EpisodeSource, make_source
 from relmas.evaluation.summary import rank_key
-from relmas.rl.policy_scheduler import load_policy_scheduler
+from relmas.rl.policy_scheduler import PolicyScheduler, load_policy_scheduler
 from relmas.rl.recipe import Recipe
 from relmas.schedulers.base import Scheduler
 from relmas.schedulers.registry import make_scheduler, scheduler_names
@@ -86,7 +86,7 @@ def evaluate(
     on ``heavy``, the same line-up as ``relmas headroom``)."""
     policy = load_policy_scheduler(policy_dir)
     extra = {ref: make_scheduler(ref) for ref in also}  # a typo fails before any episode runs
-    period_s = policy.recipe.decision_period_s  # a periodic policy is judged periodically
+    period_s = policy.decision_period_s  # a periodic policy is judged periodically
     source = make_source(
         {"scenario": scenario, "hardware": hardware, "decision_period_s": period_s}
     )
@@ -103,7 +103,8 @@ def evaluate(
             report["heuristics"][name] = run_scheduler(source, make_scheduler(name), seeds)
         except Exception as exc:  # a broken peer heuristic must not hide the policy's result
             report["errors"][name] = f"{type(exc).__name__}: {exc}"
-    _add_prior(report, policy.recipe, source, seeds)
+    if isinstance(policy, PolicyScheduler):  # a router has two priors; its policies are rows
+        _add_prior(report, policy.recipe, source, seeds)
     report["also"] = {}
     for ref, scheduler in extra.items():
         row = run_scheduler(source, scheduler, seeds)

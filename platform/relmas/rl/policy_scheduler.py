@@ -26,6 +26,7 @@ from relmas.rl.export import (
     read_meta,
 )
 from relmas.rl.recipe import Recipe
+from relmas.rl.router import ROUTER_JSON, SHIPPED_PREFIX, RoutedScheduler, read_router
 from relmas.schedulers.base import Decision, Scheduler
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Dispatch
@@ -52,6 +53,11 @@ class PolicyScheduler(Scheduler):
         self.wait_guard = self.recipe.wait_guard if wait_guard is None else wait_guard
         self.encoder: FeatureEncoder | None = None
         self.prior_weight = self.recipe.prior_weight
+
+    @property
+    def decision_period_s(self) -> float | None:
+        """The decision period the policy was trained with (None: event-driven)."""
+        return self.recipe.decision_period_s
 
     def _check_chip(self, encoder: FeatureEncoder) -> None:
         """A flat policy needs the observation shape it was trained on; a pair head any chip
@@ -113,25 +119,42 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "policies"
 def shipped_policies() -> dict[str, dict[str, Any]]:
     """What ``relmas list`` shows of each shipped policy: the pairs it was trained on, whether
     its outlook gate is on (a specialist), its PPO iterations and how many policies it averages
-    (an ensemble, :mod:`relmas.rl.ensemble`), read from its (first member's) policy.json."""
+    (an ensemble, :mod:`relmas.rl.ensemble`), read from its (first member's) policy.json; a
+    router (:mod:`relmas.rl.router`) lists its two policies' pairs together and its route."""
     out: dict[str, dict[str, Any]] = {}
-    policy_files = ("policy.json", ENSEMBLE_JSON)
+    policy_files = ("policy.json", ENSEMBLE_JSON, ROUTER_JSON)
     shipped = (p for p in SHIPPED_DIR.iterdir() if any((p / f).is_file() for f in policy_files))
     for path in sorted(shipped):
-        members = read_ensemble(path) if (path / ENSEMBLE_JSON).is_file() else [path]
-        meta = json.loads((members[0] / "policy.json").read_text(encoding="utf-8"))
-        recipe = meta["recipe"]
-        listed = [
-            v if isinstance(v, list) else [v] for v in (recipe["scenario"], recipe["hardware"])
-        ]
+        if not (path / ROUTER_JSON).is_file():
+            out[path.name] = _listing(path)
+            continue
+        spec = read_router(path)
+        parts = [_listing(router_member(path, ref)) for ref in (spec.tight, spec.calm)]
+        keys = ("scenarios", "hardware")
+        both = {k: list(dict.fromkeys(parts[0][k] + parts[1][k])) for k in keys}
         out[path.name] = {
-            "scenarios": listed[0],
-            "hardware": listed[1],
-            "outlook_gate": bool(recipe.get("outlook_gate", False)),
-            "iterations": int(meta["iterations"]),
-            "members": len(members),
+            **both,
+            "outlook_gate": any(p["outlook_gate"] for p in parts),
+            "iterations": max(p["iterations"] for p in parts),
+            "members": sum(p["members"] for p in parts),
+            "router": {"threshold": spec.threshold, "tight": spec.tight, "calm": spec.calm},
         }
     return out
+
+
+def _listing(path: Path) -> dict[str, Any]:
+    """One export's or ensemble's row of :func:`shipped_policies`."""
+    members = read_ensemble(path) if (path / ENSEMBLE_JSON).is_file() else [path]
+    meta = json.loads((members[0] / "policy.json").read_text(encoding="utf-8"))
+    recipe = meta["recipe"]
+    listed = [v if isinstance(v, list) else [v] for v in (recipe["scenario"], recipe["hardware"])]
+    return {
+        "scenarios": listed[0],
+        "hardware": listed[1],
+        "outlook_gate": bool(recipe.get("outlook_gate", False)),
+        "iterations": int(meta["iterations"]),
+        "members": len(members),
+    }
 
 
 def resolve_policy_dir(policy_dir: str | Path) -> Path:
@@ -193,9 +216,10 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
 
 def load_policy_scheduler(
     policy_dir: str | Path, *, wait_guard: bool | None = None
-) -> PolicyScheduler:
+) -> PolicyScheduler | RoutedScheduler:
     """Load ``policy.npz`` + ``policy.json`` from a ``relmas train --out`` directory, an
-    ensemble's directory (``relmas ensemble``) or a shipped policy's name (``default``);
+    ensemble's directory (``relmas ensemble``), a router's (``relmas route``) or a shipped
+    policy's name (``default``);
     ``wait_guard`` (``rl:DIR?wait_guard=true``) overrides the recipe's (see
     :class:`relmas.env.config.EnvConfig`)."""
     if wait_guard is not None and not isinstance(wait_guard, bool):
@@ -208,6 +232,31 @@ def load_policy_scheduler(
             f"directory {path} does not exist",
             "pass the --out directory of `relmas train`",
         )
+    if (path / ROUTER_JSON).is_file():
+        spec = read_router(path)
+        tight, calm = (_load_one(router_member(path, ref), wait_guard) for ref in
+                       (spec.tight, spec.calm))  # fmt: skip
+        return RoutedScheduler(tight, calm, spec.threshold, str(path))
+    return _load_one(path, wait_guard)
+
+
+def router_member(router: Path, ref: str) -> Path:
+    """A router's policy: ``rl:NAME`` is a shipped policy, anything else a sub-directory."""
+    if ref.startswith(SHIPPED_PREFIX):
+        name = ref[len(SHIPPED_PREFIX) :]
+        if not (SHIPPED_DIR / name).is_dir():
+            raise UserError("checkpoint", f"router {router} names {ref}, which is not a "
+                            "shipped policy", "see `relmas list`")  # fmt: skip
+        return SHIPPED_DIR / name
+    member = router / ref
+    if not member.is_dir() or (member / ROUTER_JSON).is_file():
+        raise UserError("checkpoint", f"router {router}: {member} is not an exported policy or "
+                        "ensemble", "rebuild the router with `relmas route`")  # fmt: skip
+    return member
+
+
+def _load_one(path: Path, wait_guard: bool | None) -> PolicyScheduler:
+    """One export or one ensemble directory as a scheduler."""
     if (path / ENSEMBLE_JSON).is_file():
         dirs = read_ensemble(path)
         members = [load_export(d) for d in dirs]
