@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -35,7 +34,7 @@ class _Recorder(Scheduler):
 
     def __init__(self) -> None:
         super().__init__()
-        self.recipe = SimpleNamespace(decision_period_s=None)
+        self.decision_period_s: float | None = None
         self.asked_at: list[float] = []
         self.resets = 0
 
@@ -96,6 +95,7 @@ GOOD = {"format_version": 1, "route": "min_sla_multiplier", "threshold": 1.75,
         ({"threshold": "2"}, "threshold"),
         ({"calm": "rl:no_such_policy"}, "checkpoint"),
         ({"calm": "missing_subdir"}, "checkpoint"),
+        ({"calm": "rl:sla_router"}, "checkpoint"),  # a router of routers
     ],
 )
 def test_a_malformed_router_json_is_one_line_naming_the_field(

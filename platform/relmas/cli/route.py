@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
                    help="policy until then, same forms (required)")  # fmt: skip
     p.add_argument("--threshold", type=float, required=True,
                    help="SLA multiplier, deadline over isolated latency, below which decisions "
-                   "go to --tight, e.g. 1.75 (required)")  # fmt: skip
+                   "go to --tight, e.g. 2.5 as in rl:sla_router (required)")  # fmt: skip
     p.add_argument("--out", type=Path, required=True,
                    help="new directory to write; use it as rl:OUT (required)")  # fmt: skip
     p.set_defaults(func=cmd_route)

@@ -65,7 +65,7 @@ def label_task(
     """One labelled episode (runs in a Ray worker): arrays and counts."""
     from relmas.env.multi_accel import MultiAccelEnv
     from relmas.rl.labels import collect_episode
-    from relmas.rl.policy_scheduler import load_policy_scheduler
+    from relmas.rl.policy_scheduler import load_one_policy
     from relmas.rl.teacher import teacher_params
     from relmas.schedulers.registry import make_scheduler
 
@@ -78,7 +78,7 @@ def label_task(
         if student is not None:
             for name, blob in student.items():
                 (Path(tmp) / name).write_bytes(blob)
-            policy = load_policy_scheduler(tmp)
+            policy = load_one_policy(tmp)
         out = collect_episode(env, teacher, policy, pair=pair, episode_seed=episode_seed,
                               beta=beta, keep_plain=imitation.keep_plain, seed=seed,
                               gamma=recipe.gamma)  # fmt: skip

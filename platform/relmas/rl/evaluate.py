@@ -103,7 +103,7 @@ def evaluate(
             report["heuristics"][name] = run_scheduler(source, make_scheduler(name), seeds)
         except Exception as exc:  # a broken peer heuristic must not hide the policy's result
             report["errors"][name] = f"{type(exc).__name__}: {exc}"
-    if isinstance(policy, PolicyScheduler):  # a router has two priors; its policies are rows
+    if isinstance(policy, PolicyScheduler):  # a router has two: pair it with each via --also
         _add_prior(report, policy.recipe, source, seeds)
     report["also"] = {}
     for ref, scheduler in extra.items():

@@ -234,10 +234,10 @@ def load_policy_scheduler(
         )
     if (path / ROUTER_JSON).is_file():
         spec = read_router(path)
-        tight, calm = (_load_one(router_member(path, ref), wait_guard) for ref in
+        tight, calm = (load_one_policy(router_member(path, ref), wait_guard) for ref in
                        (spec.tight, spec.calm))  # fmt: skip
         return RoutedScheduler(tight, calm, spec.threshold, str(path))
-    return _load_one(path, wait_guard)
+    return load_one_policy(path, wait_guard)
 
 
 def router_member(router: Path, ref: str) -> Path:
@@ -247,16 +247,19 @@ def router_member(router: Path, ref: str) -> Path:
         if not (SHIPPED_DIR / name).is_dir():
             raise UserError("checkpoint", f"router {router} names {ref}, which is not a "
                             "shipped policy", "see `relmas list`")  # fmt: skip
-        return SHIPPED_DIR / name
-    member = router / ref
+        member = SHIPPED_DIR / name
+    else:
+        member = router / ref
     if not member.is_dir() or (member / ROUTER_JSON).is_file():
         raise UserError("checkpoint", f"router {router}: {member} is not an exported policy or "
-                        "ensemble", "rebuild the router with `relmas route`")  # fmt: skip
+                        "ensemble", "route two exports or ensembles (`relmas route`)")  # fmt: skip
     return member
 
 
-def _load_one(path: Path, wait_guard: bool | None) -> PolicyScheduler:
-    """One export or one ensemble directory as a scheduler."""
+def load_one_policy(path: str | Path, wait_guard: bool | None = None) -> PolicyScheduler:
+    """One export or one ensemble directory as a scheduler (a DAgger student, a router's
+    policy): never a router."""
+    path = Path(path)
     if (path / ENSEMBLE_JSON).is_file():
         dirs = read_ensemble(path)
         members = [load_export(d) for d in dirs]

@@ -15,7 +15,8 @@ one parameter, chosen on validation seeds (docs/rl.md, "One policy for every reg
 
 A router directory holds ``router.json``: the threshold and the two policies, each either a
 plain sub-directory of the router (an export or an ensemble) or ``rl:NAME`` of a shipped
-policy (so the shipped router does not copy 2.8 MB of ensemble).
+policy (so the shipped router does not copy 2.8 MB of ensemble). ``rl:ROUTER?wait_guard=true``
+applies the guard to both policies.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 
@@ -89,18 +90,34 @@ def router_doc(spec: RouterSpec, sources: Sequence[str]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
+class RoutablePolicy(Protocol):
+    """What the router needs of each policy (``PolicyScheduler``; a stub in tests)."""
+
+    @property
+    def decision_period_s(self) -> float | None:
+        """The decision period it was trained with (None: event-driven)."""
+
+    def reset(self, sim: Simulator, rng: np.random.Generator) -> None:
+        """Prepare for a run on ``sim``."""
+
+    def decide(self, sim: Simulator) -> Sequence[Decision]:
+        """One step's decisions."""
+
+
 class RoutedScheduler(Scheduler):
     """The tight policy once an arrived request's SLA multiplier is below ``threshold``,
     the calm one until then (see the module docstring)."""
 
     name = "rl"
 
-    def __init__(self, tight: Any, calm: Any, threshold: float, source: str = "") -> None:
+    def __init__(
+        self, tight: RoutablePolicy, calm: RoutablePolicy, threshold: float, source: str = ""
+    ) -> None:
         super().__init__()
         self.tight, self.calm = tight, calm
         self.threshold = threshold
         self.source = source
-        period = {tight.recipe.decision_period_s, calm.recipe.decision_period_s}
+        period = {tight.decision_period_s, calm.decision_period_s}
         if len(period) != 1:
             raise UserError("checkpoint", f"router {source}: its two policies decide with "
                             f"different decision_period_s {sorted(period, key=str)}",
