@@ -49,7 +49,7 @@ from relmas.rl.dagger import VALIDATION_FIRST_SEED, merge
 from relmas.rl.evaluate import paired_delta, run_scheduler
 from relmas.rl.export import export_module
 from relmas.rl.labels import collect_episode
-from relmas.rl.policy_scheduler import load_policy_scheduler
+from relmas.rl.policy_scheduler import load_one_policy, load_policy_scheduler
 from relmas.rl.recipe import Recipe
 from relmas.rl.teacher import teacher_params
 from relmas.schedulers.registry import make_scheduler
@@ -94,7 +94,7 @@ def _student_labels(args: argparse.Namespace, recipe: Recipe, policy: Path, roun
     imitation = recipe.imitation
     assert imitation is not None
     teacher = make_scheduler(imitation.teacher, teacher_params(imitation, args.base))
-    env, student = MultiAccelEnv(recipe.env_config().as_mapping()), load_policy_scheduler(policy)
+    env, student = MultiAccelEnv(recipe.env_config().as_mapping()), load_one_policy(policy)
     first = 100 + round_no * args.dagger_episodes
     return merge([
         collect_episode(

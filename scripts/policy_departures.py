@@ -32,7 +32,7 @@ from relmas.cli.common import run_script
 from relmas.env.sources import EpisodeSource, make_source
 from relmas.errors import UserError
 from relmas.rl.evaluate import paired_delta, run_scheduler
-from relmas.rl.policy_scheduler import PolicyScheduler, load_policy_scheduler
+from relmas.rl.policy_scheduler import PolicyScheduler, load_one_policy, resolve_policy_dir
 from relmas.schedulers.registry import make_scheduler
 from relmas.sim.engine import Simulator
 from relmas.sim.metrics import compute_metrics
@@ -126,7 +126,7 @@ def main() -> None:
     )
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    sched = load_policy_scheduler(args.policy)
+    sched = load_one_policy(resolve_policy_dir(args.policy))  # an export or ensemble
     if args.wait_bias:
         lower_wait_logit(sched, args.wait_bias)
     for hardware in args.hardware.split(","):
