@@ -20,7 +20,7 @@ import pytest
 from relmas.cli.main import main
 from relmas.env.sources import make_source
 from relmas.errors import UserError
-from relmas.rl.policy_scheduler import load_policy_scheduler
+from relmas.rl.policy_scheduler import load_one_policy, load_policy_scheduler, resolve_policy_dir
 from relmas.rl.router import ROUTER_JSON, RoutedScheduler, read_router
 from relmas.schedulers.base import Decision, Scheduler
 from relmas.sim.engine import Simulator
@@ -109,6 +109,8 @@ def test_a_malformed_router_json_is_one_line_naming_the_field(
 def test_the_shipped_router_reads_and_names_shipped_policies() -> None:
     spec = read_router(Path(load_policy_scheduler("sla_router").source))
     assert (spec.tight, spec.calm) == ("rl:default", "rl:gate_ensemble")
+    with pytest.raises(UserError, match="is a router of two policies"):  # where one is needed
+        load_one_policy(resolve_policy_dir("sla_router"))
 
 
 def _metrics(scheduler: Scheduler, scenario: str, seed: int) -> dict[str, object]:

@@ -260,6 +260,9 @@ def load_one_policy(path: str | Path, wait_guard: bool | None = None) -> PolicyS
     """One export or one ensemble directory as a scheduler (a DAgger student, a router's
     policy): never a router."""
     path = Path(path)
+    if (path / ROUTER_JSON).is_file():
+        raise UserError("checkpoint", f"{path} is a router of two policies, not one",
+                        "name one of the policies in its router.json")  # fmt: skip
     if (path / ENSEMBLE_JSON).is_file():
         dirs = read_ensemble(path)
         members = [load_export(d) for d in dirs]
