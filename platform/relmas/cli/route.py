@@ -31,14 +31,14 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--tight", required=True,
                    help="policy for tight SLAs: a shipped name (rl:default) or a `relmas train "
-                   "--out` / `relmas ensemble` directory (required)")  # fmt: skip
+                   "--out` / `relmas ensemble` directory")  # fmt: skip
     p.add_argument("--calm", required=True,
-                   help="policy until then, same forms (required)")  # fmt: skip
+                   help="policy until then, same forms")  # fmt: skip
     p.add_argument("--threshold", type=float, required=True,
                    help="SLA multiplier, deadline over isolated latency, below which decisions "
-                   "go to --tight, e.g. 2.5 as in rl:sla_router (required)")  # fmt: skip
+                   "go to --tight, e.g. 2.5 as in rl:sla_router")  # fmt: skip
     p.add_argument("--out", type=Path, required=True,
-                   help="new directory to write; use it as rl:OUT (required)")  # fmt: skip
+                   help="new directory to write; use it as rl:OUT")  # fmt: skip
     p.set_defaults(func=cmd_route)
 
 
