@@ -20,6 +20,8 @@ import pytest
 from relmas.cli.main import main
 from relmas.env.sources import make_source
 from relmas.errors import UserError
+from relmas.loaders.paths import data_root
+from relmas.rl.evaluate import evaluate, format_table
 from relmas.rl.policy_scheduler import load_one_policy, load_policy_scheduler, resolve_policy_dir
 from relmas.rl.router import ROUTER_JSON, RoutedScheduler, read_router
 from relmas.schedulers.base import Decision, Scheduler
@@ -147,3 +149,16 @@ def test_relmas_route_refuses_bad_input_and_writes_nothing(
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and field in err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("scenario", "tight"), [("tight", True), ("heavy", False)])
+def test_evaluate_reports_which_policy_each_episode_ended_on(
+    tmp_path: Path, scenario: str, tight: bool
+) -> None:
+    # tight has a 1.5x tenant (routed to rl:default within a few arrivals), heavy's lowest is 3x.
+    text = (data_root() / "envs" / f"{scenario}.yaml").read_text(encoding="utf-8")
+    path = tmp_path / f"{scenario}.yaml"
+    path.write_text(text.replace("num_requests: 800", "num_requests: 60"), encoding="utf-8")
+    report = evaluate(resolve_policy_dir("sla_router"), str(path), "2s2e", [5000, 5001], (), [])
+    assert report["policy"]["routed_to_tight_per_seed"] == [tight, tight]
+    assert f"router: {2 * tight} of 2 episodes ended on its tight policy" in format_table(report)

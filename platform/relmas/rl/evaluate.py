@@ -7,7 +7,7 @@ one with the highest mean SLA rate (ties: lower energy per inference); ratios ar
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from relmas.env.sources import EpisodeSource, make_source
 from relmas.evaluation.summary import rank_key
 from relmas.rl.policy_scheduler import PolicyScheduler, load_policy_scheduler
 from relmas.rl.recipe import Recipe
+from relmas.rl.router import RoutedScheduler
 from relmas.schedulers.base import Scheduler
 from relmas.schedulers.registry import make_scheduler, scheduler_names
 from relmas.sim.metrics import compute_metrics
@@ -24,13 +25,21 @@ from relmas.sim.metrics import compute_metrics
 METRICS = ("sla_rate", "energy_per_inference_j", "mean_latency_s", "drop_rate")
 
 
-def run_scheduler(source: EpisodeSource, sched: Scheduler, seeds: Sequence[int]) -> dict[str, Any]:
-    """Mean of :data:`METRICS` over ``seeds``, plus ``sla_rate_per_seed`` (for paired tests)."""
+def run_scheduler(
+    source: EpisodeSource,
+    sched: Scheduler,
+    seeds: Sequence[int],
+    after_episode: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Mean of :data:`METRICS` over ``seeds``, plus ``sla_rate_per_seed`` (for paired tests);
+    ``after_episode`` reads the scheduler's state after each run (a router's choice)."""
     rows = []
     for seed in seeds:
         sim = source.make_simulator(seed, bandwidth_policy=sched.bandwidth_policy)
         m = compute_metrics(sim.run(sched, seed=seed))
         rows.append([float(m[k]) for k in METRICS])
+        if after_episode is not None:
+            after_episode()
     means = np.nanmean(np.array(rows), axis=0) if rows else [math.nan] * len(METRICS)
     out: dict[str, Any] = {k: float(v) for k, v in zip(METRICS, means, strict=True)}
     out["sla_rate_per_seed"] = [row[0] for row in rows]
@@ -90,14 +99,20 @@ def evaluate(
     source = make_source(
         {"scenario": scenario, "hardware": hardware, "decision_period_s": period_s}
     )
+    routed: list[bool] = []  # per episode, whether a router ended on its tight policy
+    note = (
+        (lambda: routed.append(policy.tight_now)) if isinstance(policy, RoutedScheduler) else None
+    )
     report: dict[str, Any] = {
         "scenario": scenario,
         "hardware": hardware,
         "seeds": list(seeds),
-        "policy": run_scheduler(source, policy, seeds),
+        "policy": run_scheduler(source, policy, seeds, note),
         "heuristics": {},
         "errors": {},
     }
+    if note is not None:
+        report["policy"]["routed_to_tight_per_seed"] = routed
     for name in heuristics if heuristics is not None else peers():
         try:
             report["heuristics"][name] = run_scheduler(source, make_scheduler(name), seeds)
@@ -124,6 +139,18 @@ def evaluate(
             report["policy"]["sla_rate_per_seed"], ref["sla_rate_per_seed"]
         )
     return report
+
+
+def _run_policy(
+    source: EpisodeSource, policy: PolicyScheduler | RoutedScheduler, seeds: Sequence[int]
+) -> dict[str, Any]:
+    """The policy's row; a router's also says, per seed, whether the episode ended on its
+    tight policy (which of its two policies acted, so a user can see what the gate did)."""
+    if not isinstance(policy, RoutedScheduler):
+        return run_scheduler(source, policy, seeds)
+    routed: list[bool] = []
+    row = run_scheduler(source, policy, seeds, lambda: routed.append(policy.tight_now))
+    return {**row, "routed_to_tight_per_seed": routed}
 
 
 def _add_prior(
@@ -169,6 +196,9 @@ def format_table(report: dict[str, Any]) -> str:
             f"difference {d['mean']:+.4f} +- {d['stderr']:.4f} (stderr), "
             f"{d['wins']} wins / {d['losses']} losses / {d['ties']} ties"
         )
+    if "routed_to_tight_per_seed" in report["policy"]:
+        routed = report["policy"]["routed_to_tight_per_seed"]
+        lines.append(f"router: {sum(routed)} of {len(routed)} episodes ended on its tight policy")
     for ref, m in report.get("also", {}).items():
         d = m["policy_minus"]
         lines.append(
