@@ -128,7 +128,7 @@ class RoutedScheduler(Scheduler):
         self._sim: Simulator | None = None
 
     def reset(self, sim: Simulator, rng: np.random.Generator) -> None:
-        """Both policies build their encoders for this chip (a chip either refuses fails
+        """Both policies build their encoders for this chip (a chip that either refuses fails
         here, before any decision); no request has been seen yet."""
         super().reset(sim, rng)
         self.tight.reset(sim, rng)
