@@ -154,5 +154,6 @@ class RoutedScheduler(Scheduler):
         """The routed policy's decision (one dispatch, or none for its wait action)."""
         if sim is not self._sim:  # a run it was not reset for: start over
             self.min_multiplier, self._seen, self._sim = math.inf, 0, sim
-        self.observe(sim)
+        if not self.tight_now:  # the minimum only falls: after the switch, nothing to fold
+            self.observe(sim)
         return (self.tight if self.tight_now else self.calm).decide(sim)
