@@ -110,6 +110,40 @@ def test_deviation_probe_runs_dagger_rounds_and_a_gate(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("labels_toy_2s2e_*.npz"))) == 4  # another layout: relabelled
 
 
+def test_ensemble_dagger_probe_refits_every_member_and_pairs_three_rows(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    import json
+
+    import numpy as np
+
+    from relmas.rl.policy_scheduler import resolve_policy_dir
+
+    out = tmp_path / "refit"
+    argv = (
+        "scripts/ensemble_dagger_probe.py", "--out", str(out), "--label", "toy:0:1",
+        "--epochs", "1", "--validate", "toy", "--seeds", "2", "--jobs", "1",
+    )  # fmt: skip
+    (row,) = [json.loads(line) for line in _run(*argv).splitlines()]
+    assert row["scenario"] == "toy" and len(row["refit_per_seed"]) == 2
+    for key, (a, b) in {
+        "refit_minus_ensemble": ("refit_per_seed", "ensemble_per_seed"),
+        "ensemble_minus_reference": ("ensemble_per_seed", "reference_per_seed"),
+    }.items():
+        assert row[key]["mean"] == pytest.approx(np.mean(np.subtract(row[a], row[b])))
+    shipped = resolve_policy_dir("gate_ensemble")
+    members = json.loads((shipped / "ensemble.json").read_text())["members"]
+    assert json.loads((out / "ensemble.json").read_text())["members"] == members
+    old, new = (np.load(d / members[0] / "policy.npz") for d in (shipped, out))
+    assert set(old) == set(new)
+    assert np.array_equal(old["pre_w0"], new["pre_w0"])  # only the pair head is trained
+    assert not np.array_equal(old["pair_w0"], new["pair_w0"])
+    again = tmp_path / "again"  # the same labels, another fit: nothing is labelled anew
+    argv2 = (*argv[:2], str(again), "--labels", str(out / "labels.npz"), *argv[5:])
+    (row2,) = [json.loads(line) for line in _run(*argv2, "--no-bag").splitlines()]
+    assert row2["label"] == str(out / "labels.npz") and not (again / "labels.npz").exists()
+    assert row2["ensemble_per_seed"] == row["ensemble_per_seed"]
+
+
 NOPE = "unknown name 'nope'"
 
 
@@ -121,6 +155,15 @@ NOPE = "unknown name 'nope'"
         (("scripts/deviation_probe.py", "--scenario", "nope", "--out", "OUT"), NOPE),
         (("scripts/deviation_probe.py", "--base", "nope", "--out", "OUT"), NOPE),
         (("scripts/deviation_probe.py", "--dagger-rounds", "-1", "--out", "OUT"), "must be >= 0"),
+        (("scripts/ensemble_dagger_probe.py", "--label", "heavy:x:1", "--out", "OUT"), "--label"),
+        (
+            ("scripts/ensemble_dagger_probe.py", "--labels", "RUN/no.npz", "--out", "OUT"),
+            "--labels",
+        ),
+        (
+            ("scripts/ensemble_dagger_probe.py", "--ensemble", "default", "--out", "OUT"),
+            "no ensemble.json",
+        ),
     ],
 )
 def test_scripts_refuse_bad_input_in_one_line(
@@ -128,6 +171,7 @@ def test_scripts_refuse_bad_input_in_one_line(
 ) -> None:
     out = tmp_path / "probe"
     args = [{"RUN": str(tmp_path), "OUT": str(out)}.get(a, a) for a in argv]
+    args = [a.replace("RUN/", f"{tmp_path}/") for a in args]
     proc = subprocess.run(
         [sys.executable, *args], capture_output=True, text=True, timeout=120, cwd=REPO
     )
