@@ -16,7 +16,7 @@ ensemble and ``--reference`` on the same validation seeds, paired.
         --deviation-weight 1 --lr 1e-4                  # another fit of the same labels
 
 Prints one JSON object per validation scenario (paired differences with standard errors and
-both per-seed lists); the fitted members' accuracies go to stderr as they finish.
+the three per-seed lists); the fitted members' accuracies go to stderr as they finish.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from relmas.cli.common import run_script
 from relmas.errors import UserError
 from relmas.rl.evaluate import paired_delta, run_scheduler
 
-MEDIUM_OFFSET = 1_000_000  # episode ids: seed + offset * scenario index (bootstrap by episode)
+EPISODE_ID_STRIDE = 1_000_000  # episode id = seed + stride * index of its --label part
 
 
 def members_of(ensemble: Path) -> list[str]:
@@ -46,12 +46,13 @@ def members_of(ensemble: Path) -> list[str]:
     return list(json.loads(doc.read_text(encoding="utf-8"))["members"])
 
 
-def member_recipe(ensemble: Path, scenarios: list[str]) -> Any:
-    """The first member's recipe with its scenarios widened to those labelled here."""
+def member_recipe(ensemble: Path, scenarios: list[str], hardware: str) -> Any:
+    """The first member's recipe on the scenarios and the chip labelled here (its env then
+    accepts those pairs; the teacher and the labelling settings stay the members')."""
     from relmas.rl.recipe import Recipe
 
     meta = json.loads((ensemble / members_of(ensemble)[0] / "policy.json").read_text())
-    return Recipe.model_validate({**meta["recipe"], "scenario": scenarios})
+    return Recipe.model_validate({**meta["recipe"], "scenario": scenarios, "hardware": hardware})
 
 
 def label_episode(job: tuple[str, list[str], str, str, int, int]) -> dict[str, np.ndarray]:
@@ -62,7 +63,7 @@ def label_episode(job: tuple[str, list[str], str, str, int, int]) -> dict[str, n
     from relmas.schedulers.registry import make_scheduler
 
     ensemble, scenarios, scenario, hardware, seed, episode_id = job
-    recipe = member_recipe(Path(ensemble), scenarios)
+    recipe = member_recipe(Path(ensemble), scenarios, hardware)
     imitation = recipe.imitation
     teacher = make_scheduler(imitation.teacher, dict(imitation.teacher_params))
     out = collect_episode(
@@ -75,14 +76,20 @@ def label_episode(job: tuple[str, list[str], str, str, int, int]) -> dict[str, n
     return arrays
 
 
-def load_head(member: Path) -> tuple[Any, dict[str, Any]]:
-    """The member's pair head as a torch module (its exported weights) and all its arrays."""
+def load_head(member: Path, num_actions: int) -> tuple[Any, dict[str, Any]]:
+    """The member's pair head as a torch module (its exported weights) for a chip of
+    ``num_actions`` actions, and all its arrays. Why the chip: the head scores every (candidate,
+    unit) pair with shared weights, so one set of weights serves any number of units, but the
+    torch module is built for one layout (the labelled chip's, not the one it trained on)."""
     import torch
 
+    from relmas.env.layout import ObsLayout
     from relmas.rl.pair_head import PairHead
 
     meta = json.loads((member / "policy.json").read_text(encoding="utf-8"))
-    head = PairHead(meta["layout"], meta["recipe"]["pair_hidden"])
+    layout = ObsLayout.from_dict(meta["layout"])
+    layout = layout.with_units((num_actions - 1) // layout.top_k)
+    head = PairHead(layout.to_dict(), meta["recipe"]["pair_hidden"])
     arrays = dict(np.load(member / "policy.npz"))
     with torch.no_grad():
         for key, layer in linear_layers(head):
@@ -131,8 +138,8 @@ def refit_member(job: tuple[str, str, str, dict[str, Any], int]) -> dict[str, An
     from relmas.rl.imitate import fit
 
     member, data_path, out, opts, index = job
-    head, arrays = load_head(Path(member))
     data = dict(np.load(data_path))
+    head, arrays = load_head(Path(member), data["mask"].shape[1])
     if opts["bag"]:
         data = bootstrap(data, index)
     data.pop("episode")
@@ -175,7 +182,7 @@ def label_jobs(ensemble: Path, spec: str, hardware: str) -> list[tuple[Any, ...]
         raise UserError("--label", f"{spec!r} is not SCENARIO:FIRST:COUNT below seed 5000",
                         "e.g. heavy:0:36,medium:0:18")  # fmt: skip
     scenarios = sorted({p[0] for p in parts})
-    return [(str(ensemble), scenarios, name, hardware, s, s + MEDIUM_OFFSET * k)
+    return [(str(ensemble), scenarios, name, hardware, s, s + EPISODE_ID_STRIDE * k)
             for k, (name, first, n) in enumerate(parts)
             for s in range(int(first), int(first) + int(n))]  # fmt: skip
 

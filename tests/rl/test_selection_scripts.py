@@ -118,13 +118,14 @@ def test_ensemble_dagger_probe_refits_every_member_and_pairs_three_rows(tmp_path
 
     from relmas.rl.policy_scheduler import resolve_policy_dir
 
-    out = tmp_path / "refit"
+    out = tmp_path / "refit"  # on 4s4e: more units than the members were trained with
     argv = (
         "scripts/ensemble_dagger_probe.py", "--out", str(out), "--label", "toy:0:1",
-        "--epochs", "1", "--validate", "toy", "--seeds", "2", "--jobs", "1",
+        "--hardware", "4s4e", "--epochs", "1", "--validate", "toy", "--seeds", "2",
+        "--jobs", "1",
     )  # fmt: skip
     (row,) = [json.loads(line) for line in _run(*argv).splitlines()]
-    assert row["scenario"] == "toy" and len(row["refit_per_seed"]) == 2
+    assert (row["scenario"], row["hardware"]) == ("toy", "4s4e") and len(row["refit_per_seed"]) == 2
     for key, (a, b) in {
         "refit_minus_ensemble": ("refit_per_seed", "ensemble_per_seed"),
         "ensemble_minus_reference": ("ensemble_per_seed", "reference_per_seed"),
