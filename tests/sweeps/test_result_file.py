@@ -35,7 +35,14 @@ def test_the_last_result_stands_in_for_a_cut_last_line(tmp_path: Path) -> None:
     assert [r["training_iteration"] for r in result_rows(trial)] == [1, 2]
 
 
-def test_without_a_file_only_the_last_result() -> None:
+def test_without_a_file_only_the_last_result_with_a_notice(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     trial = SimpleNamespace(local_path=None, path=None, last_result={"training_iteration": 4})
     assert result_rows(trial) == [{"training_iteration": 4}]
+    err = capsys.readouterr().err  # steps 1-3 are lost: said, not silent
+    assert "no result.json under None or None" in err and "(step 4)" in err
     assert result_rows(SimpleNamespace(local_path=None, path=None, last_result={})) == []
+    first = SimpleNamespace(local_path=None, path=None, last_result={"training_iteration": 1})
+    assert result_rows(first) == [{"training_iteration": 1}]  # nothing lost, nothing said
+    assert capsys.readouterr().err == ""

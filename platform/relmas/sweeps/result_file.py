@@ -46,4 +46,11 @@ def result_rows(trial: Any) -> list[dict[str, Any]]:
             if last:
                 by_step.setdefault(int(last.get("training_iteration", 0)), last)
             return [by_step[k] for k in sorted(by_step)]
+    step = int(last.get("training_iteration", 0)) if last else 0
+    if step > 1:  # never silently: its run will hold this one step of several
+        print(
+            f"relmas: trial {trial}: no result.json under {getattr(trial, 'local_path', None)} "
+            f"or {getattr(trial, 'path', None)}; its run gets only its last result (step {step})",
+            file=sys.stderr,
+        )
     return [last] if last else []
