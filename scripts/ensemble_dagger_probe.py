@@ -39,11 +39,12 @@ EPISODE_ID_STRIDE = 1_000_000  # episode id = seed + stride * index of its --lab
 
 
 def members_of(ensemble: Path) -> list[str]:
-    """The member sub-directories an ensemble directory names."""
-    doc = ensemble / "ensemble.json"
-    if not doc.is_file():
-        raise UserError("--ensemble", f"{ensemble} has no ensemble.json", "name an ensemble")
-    return list(json.loads(doc.read_text(encoding="utf-8"))["members"])
+    """The member sub-directories an ensemble directory names (checked as ``rl:`` checks it)."""
+    from relmas.rl.ensemble import ENSEMBLE_JSON, read_ensemble
+
+    if not (ensemble / ENSEMBLE_JSON).is_file():
+        raise UserError("--ensemble", f"{ensemble} has no {ENSEMBLE_JSON}", "name an ensemble")
+    return [member.name for member in read_ensemble(ensemble)]
 
 
 def member_recipe(ensemble: Path, scenarios: list[str], hardware: str) -> Any:
@@ -210,7 +211,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Label, refit every member, score; nothing is written outside ``--out``."""
-    from relmas.rl.ensemble import ENSEMBLE_JSON
+    from relmas.rl.ensemble import ENSEMBLE_JSON, ensemble_doc
     from relmas.rl.policy_scheduler import resolve_policy_dir
 
     ensemble, out = resolve_policy_dir(args.ensemble), Path(args.out)
@@ -232,9 +233,8 @@ def run(args: argparse.Namespace) -> None:
                 for i, m in enumerate(members)]  # fmt: skip
         for stats in pool.imap(refit_member, fits):
             print(json.dumps(stats), file=sys.stderr, flush=True)
-        doc = {"combine": "mean_probability", "format_version": 1, "members": members,
-               "sources": [f"{ensemble / m} refitted" for m in members]}  # fmt: skip
-        (out / ENSEMBLE_JSON).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        doc = ensemble_doc(members, [f"{ensemble / m} refitted" for m in members])
+        (out / ENSEMBLE_JSON).write_text(doc, encoding="utf-8")
         for scenario in args.validate.split(","):
             report(pool, args, scenario, ensemble, out)
 

@@ -99,20 +99,14 @@ def evaluate(
     source = make_source(
         {"scenario": scenario, "hardware": hardware, "decision_period_s": period_s}
     )
-    routed: list[bool] = []  # per episode, whether a router ended on its tight policy
-    note = (
-        (lambda: routed.append(policy.tight_now)) if isinstance(policy, RoutedScheduler) else None
-    )
     report: dict[str, Any] = {
         "scenario": scenario,
         "hardware": hardware,
         "seeds": list(seeds),
-        "policy": run_scheduler(source, policy, seeds, note),
+        "policy": _run_policy(source, policy, seeds),
         "heuristics": {},
         "errors": {},
     }
-    if note is not None:
-        report["policy"]["routed_to_tight_per_seed"] = routed
     for name in heuristics if heuristics is not None else peers():
         try:
             report["heuristics"][name] = run_scheduler(source, make_scheduler(name), seeds)
