@@ -29,6 +29,7 @@ import numpy as np
 from relmas.cli.bench_rollout import check_rollout, rollout_rate
 from relmas.cli.common import positive_int, print_table
 from relmas.cli.simulate import add_setup_args
+from relmas.compiled import build_kind
 from relmas.errors import UserError
 from relmas.experiment import Setup, load_setup, make_simulator
 from relmas.schedulers import make_scheduler
@@ -224,7 +225,8 @@ def cmd_bench_sim(args: argparse.Namespace) -> int:
     out: dict[str, Any] = {
         "benchmark": "sim", "scenario": args.scenario, "hardware": args.hardware,
         "scheduler": names[0], "bandwidth_policy": setup.scenario.bandwidth_policy,
-        "repeat": args.repeat, "python": platform.python_version(), **head,
+        "repeat": args.repeat, "python": platform.python_version(),
+        "build": build_kind(), **head,
         "target_per_s": TARGET_PER_S,
         "meets_target": head["cpu_dispatches_per_s_best"] >= TARGET_PER_S,
         "target_ratio_to_bare_loop": TARGET_RATIO,

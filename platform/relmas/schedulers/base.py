@@ -12,24 +12,32 @@ from __future__ import annotations
 import abc
 import heapq
 from collections.abc import Callable, Iterable, Sequence
+from heapq import heappop, heappush, heappushpop
 from typing import ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from mypy_extensions import mypyc_attr
 
+from relmas.schedulers._params import SchedulerParams
 from relmas.sim.engine import Simulator
 from relmas.sim.ready_log import ReadyLogCursor
 from relmas.sim.request import WAITING, Dispatch, Drop, Request
 
 Decision = Dispatch | Drop
 
+__all__ = [
+    "Decision",
+    "OrderingScheduler",
+    "Scheduler",
+    "SchedulerParams",
+    "best_free_accel",
+    "place_in_order",
+    "top_k",
+]
 
-class SchedulerParams(BaseModel):
-    """Tunable parameters of a scheduler; subclasses add fields with descriptions."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
+# Subclassable from Python when this module is compiled (docs/simulator.md: the compiled build).
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Scheduler(abc.ABC):
     """Base class: subclasses set ``Params`` (optional) and implement :meth:`decide`.
 
@@ -63,7 +71,13 @@ def best_free_accel(sim: Simulator, req: Request, free: Sequence[int]) -> int:
     lat = sim.chip.latency_s[req.model]
     types = sim.chip.accel_type
     layer = req.next_layer
-    return min(free, key=lambda a: lat[types[a]][layer])
+    best = free[0]
+    best_s = lat[types[best]][layer]
+    for a in free:  # a loop, not min(key=...): no call per unit (compiled, a plain compare)
+        s = lat[types[a]][layer]
+        if s < best_s:  # strict: the first of equals wins, as min() picks it
+            best, best_s = a, s
+    return best
 
 
 def place_in_order(
@@ -100,6 +114,7 @@ def top_k(sim: Simulator, key: Callable[[Request], float]) -> list[Request]:
     return heapq.nsmallest(k, ready, key=key)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class OrderingScheduler(Scheduler):
     """A scheduler defined by a priority key (smaller runs first) and best-free-type placement.
 
@@ -113,6 +128,7 @@ class OrderingScheduler(Scheduler):
 
     def __init__(self, params: SchedulerParams | None = None) -> None:
         super().__init__(params)
+        self._static = self.static_key  # an instance field: a class lookup costs more compiled
         self._heap: list[tuple[float, int, int, Request]] = []
         self._cursor = ReadyLogCursor()  # a new simulator (or a reset one) restarts the heap
 
@@ -128,20 +144,39 @@ class OrderingScheduler(Scheduler):
 
     def decide(self, sim: Simulator) -> list[Decision]:
         """Dispatch the best-keyed requests onto their fastest free sub-accelerators."""
-        if not self.static_key:
+        if not self._static:
             return place_in_order(sim, top_k(sim, lambda r: self.key(sim, r)))
         return place_in_order(sim, self._pop_valid(sim, len(sim.free_accels)))
 
     def _pop_valid(self, sim: Simulator, k: int) -> list[Request]:
+        """The ``k`` best-keyed waiting requests, stale heap entries discarded on the way.
+
+        The last newly ready request is pushed and the best entry popped in one
+        ``heappushpop``: the same entry as a push then a pop (entries are totally ordered, by
+        ``rid`` and layer after the key), in one sift instead of two, and none when the new
+        request is the best.
+        """
         cursor = self._cursor
         if cursor.restarted(sim):  # another simulator, or this one after reset()
             self._heap = []
         heap = self._heap
-        for r in cursor.take(sim):
-            heapq.heappush(heap, (self.key(sim, r), r.rid, r.next_layer, r))
         picked: list[Request] = []
-        while heap and len(picked) < k:
-            _, _, layer, r = heapq.heappop(heap)
+        if k < 1:
+            return picked
+        new = cursor.take(sim)
+        entry: tuple[float, int, int, Request] | None
+        if new:
+            for r in new[:-1]:
+                heappush(heap, (self.key(sim, r), r.rid, r.next_layer, r))
+            r = new[-1]
+            entry = heappushpop(heap, (self.key(sim, r), r.rid, r.next_layer, r))
+        else:
+            entry = heappop(heap) if heap else None
+        while entry is not None:
+            _, _, layer, r = entry
             if r.state == WAITING and r.next_layer == layer:  # else a stale entry
                 picked.append(r)
+                if len(picked) == k:
+                    break
+            entry = heappop(heap) if heap else None
         return picked

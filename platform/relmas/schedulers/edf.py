@@ -13,7 +13,6 @@ from relmas.sim.engine import Simulator
 from relmas.sim.request import Request
 
 
-@register_scheduler("edf")
 class EdfScheduler(OrderingScheduler):
     """Earliest absolute deadline first."""
 
@@ -22,3 +21,8 @@ class EdfScheduler(OrderingScheduler):
     def key(self, sim: Simulator, req: Request) -> float:
         """Absolute deadline."""
         return req.deadline_s
+
+
+# Registered by a call, not as a decorator: mypyc compiles no decorated class as a native one
+# (this module is compiled in the compiled build, docs/simulator.md).
+register_scheduler("edf")(EdfScheduler)

@@ -13,7 +13,6 @@ from relmas.sim.engine import Simulator
 from relmas.sim.request import Request
 
 
-@register_scheduler("fcfs")
 class FcfsScheduler(OrderingScheduler):
     """Earliest arrival first."""
 
@@ -22,3 +21,8 @@ class FcfsScheduler(OrderingScheduler):
     def key(self, sim: Simulator, req: Request) -> float:
         """Arrival time."""
         return req.arrival_s
+
+
+# Registered by a call, not as a decorator: mypyc compiles no decorated class as a native one
+# (this module is compiled in the compiled build, docs/simulator.md).
+register_scheduler("fcfs")(FcfsScheduler)

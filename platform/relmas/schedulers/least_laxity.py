@@ -24,7 +24,6 @@ from relmas.sim.engine import Simulator
 from relmas.sim.request import Request
 
 
-@register_scheduler("least-laxity")
 class LeastLaxityScheduler(OrderingScheduler):
     """Least slack left after the remaining isolated work, first."""
 
@@ -35,3 +34,8 @@ class LeastLaxityScheduler(OrderingScheduler):
     def key(self, sim: Simulator, req: Request) -> float:
         """Laxity plus ``now_s`` (the same for every request): deadline minus remaining work."""
         return req.deadline_s - sim.chip.remaining_best_s[req.model][req.next_layer]
+
+
+# Registered by a call, not as a decorator: mypyc compiles no decorated class as a native one
+# (this module is compiled in the compiled build, docs/simulator.md).
+register_scheduler("least-laxity")(LeastLaxityScheduler)

@@ -24,7 +24,6 @@ from relmas.sim.engine import Simulator
 from relmas.sim.request import Request
 
 
-@register_scheduler("sjf")
 class SjfScheduler(OrderingScheduler):
     """Least remaining isolated (best-type) time first."""
 
@@ -33,3 +32,8 @@ class SjfScheduler(OrderingScheduler):
     def key(self, sim: Simulator, req: Request) -> float:
         """Remaining best-type isolated time of the request."""
         return sim.chip.remaining_best_s[req.model][req.next_layer]
+
+
+# Registered by a call, not as a decorator: mypyc compiles no decorated class as a native one
+# (this module is compiled in the compiled build, docs/simulator.md).
+register_scheduler("sjf")(SjfScheduler)

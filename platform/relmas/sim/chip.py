@@ -8,7 +8,7 @@ millions of times and a list index is ~10x cheaper than a numpy scalar index.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 import numpy as np
@@ -89,6 +89,11 @@ class Chip:
     def model_index(self, name: str) -> int:
         """Index of a model by name."""
         return self.model_names.index(name)
+
+    def __reduce__(self) -> tuple[type[Chip], tuple[object, ...]]:
+        """Pickle and copy through the constructor (see ``relmas.sim.request.restore_request``:
+        a frozen dataclass of the compiled build cannot be filled field by field)."""
+        return (Chip, tuple(getattr(self, f.name) for f in fields(self)))
 
 
 def _suffix_sums(values: Sequence[float]) -> list[float]:

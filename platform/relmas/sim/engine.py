@@ -14,6 +14,7 @@ simulator mid-run is :mod:`relmas.sim.snapshot`.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import KeysView, Sequence
 from typing import Protocol
 
@@ -24,7 +25,7 @@ from relmas.sim.bandwidth import BANDWIDTH_POLICIES, proportional
 from relmas.sim.chip import Chip
 from relmas.sim.decisions import SchedulingError, check_decisions, check_dispatch
 from relmas.sim.lifecycle import Lifecycle
-from relmas.sim.progress import APPROX_STARTS, Progress, demand_limit
+from relmas.sim.progress import APPROX_STARTS, demand_limit
 from relmas.sim.request import Dispatch, Request, RequestSpec
 from relmas.sim.result import SimResult
 
@@ -39,7 +40,7 @@ class SchedulerLike(Protocol):
     def decide(self, sim: Simulator) -> Sequence[object]: ...
 
 
-class Simulator(Lifecycle, Progress):
+class Simulator(Lifecycle):
     """Simulates one workload on one chip; owns its clock and all mutable state (no globals)."""
 
     def __init__(
@@ -63,7 +64,7 @@ class Simulator(Lifecycle, Progress):
         self.record_trace = record_trace
         self._n_accels = chip.num_accels
         self._bw = chip.bandwidth_bytes_per_s
-        top = max(d for per_model in chip.demand_bytes_per_s for row in per_model for d in row)
+        top = max(max(row) for per_model in chip.demand_bytes_per_s for row in per_model)
         self._demand_limit = demand_limit(self._bw, chip.num_accels, top)
         self.reset()
 
@@ -128,6 +129,29 @@ class Simulator(Lifecycle, Progress):
     def can_wait(self) -> bool:
         """Waiting is allowed only if some future event can create a new decision point."""
         return bool(self._busy or self.arrivals_left or self.decision_period_s)
+
+    def options(self) -> tuple[Chip, str, bool, float | None, bool]:
+        """The chip and the constructor's options, in ``relmas.sim.snapshot.empty_simulator``'s
+        order."""
+        return (
+            self.chip,
+            self.bandwidth_policy,
+            self.drop_hopeless,
+            self.decision_period_s,
+            self.record_trace,
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle and copy: a simulator of the same options, then every attribute (why not
+        Python's default: ``relmas.sim.request.restore_request``)."""
+        from relmas.sim.snapshot import empty_simulator, state_of
+
+        return (empty_simulator, self.options(), state_of(self))
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Restore what :meth:`__reduce__` kept."""
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def snapshot(self, *, clairvoyant: bool = False) -> Simulator:
         """A clone to simulate ahead from here; see :func:`relmas.sim.snapshot.snapshot`.
@@ -211,11 +235,12 @@ class Simulator(Lifecycle, Progress):
             ready = self.ready
             if ready.get(req.rid) is not req or not 0 < d.layers <= req.num_layers - req.next_layer:
                 check_dispatch(self, d)  # raises, naming what is wrong
-            try:
-                self.free_accels.remove(a)  # the last check: free means idle and known
-            except ValueError:
-                check_dispatch(self, d)
-                raise
+            free = self.free_accels  # sorted: a bisection, where remove() compares every unit
+            i = bisect_left(free, a)
+            if i == len(free) or free[i] != a:  # the last check: free means idle and known
+                check_dispatch(self, d)  # raises, naming what is wrong
+                raise SchedulingError(f"cannot dispatch to sub-accelerator {a}: it is not free")
+            del free[i]
             del ready[req.rid]
             self.block_left[a] = d.layers - 1
             self.bandwidth_cap_bytes_per_s[a] = d.bandwidth_cap_bytes_per_s

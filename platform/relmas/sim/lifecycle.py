@@ -8,14 +8,20 @@ loop (:mod:`relmas.sim.engine`) and from how running layers progress
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from bisect import bisect_left, insort
 
 from relmas.sim.chip import Chip
+from relmas.sim.progress import Progress
 from relmas.sim.request import DONE, DROPPED, WAITING, Dispatch, Request, RequestSpec
 
 
-class Lifecycle:
-    """Mixin of :class:`~relmas.sim.engine.Simulator`: the per-request event handlers."""
+class Lifecycle(Progress):
+    """Base of :class:`~relmas.sim.engine.Simulator`: the per-request event handlers.
+
+    A chain (``Simulator(Lifecycle)``, ``Lifecycle(Progress)``) rather than two mixins: mypyc,
+    which compiles these modules in the optional compiled build (docs/simulator.md), compiles no
+    multiple inheritance of ordinary classes.
+    """
 
     chip: Chip
     now_s: float
@@ -43,7 +49,6 @@ class Lifecycle:
     _busy: dict[int, float]
     _dram_demand: float | None
     _approx_demand: float
-    _start_layer: Callable[[int, Request], None]  # from Progress
 
     def _admit_arrivals(self) -> None:
         specs, chip, times = self.specs, self.chip, self._arrival_s
@@ -81,7 +86,8 @@ class Lifecycle:
     def _dispatch(self, d: Dispatch) -> None:
         req, a = d.request, d.accel  # checked by check_dispatch
         del self.ready[req.rid]
-        self.free_accels.remove(a)
+        free = self.free_accels  # sorted (see _finish_layer); a checked unit is in it
+        del free[bisect_left(free, a)]
         self.block_left[a] = d.layers - 1
         self.bandwidth_cap_bytes_per_s[a] = d.bandwidth_cap_bytes_per_s
         self._start_layer(a, req)
@@ -114,7 +120,4 @@ class Lifecycle:
         self.accel_request[a] = None
         self._approx_demand -= self._busy.pop(a)
         self._dram_demand = None
-        free = self.free_accels
-        free.append(a)
-        if len(free) > 1:
-            free.sort()
+        insort(self.free_accels, a)  # kept sorted: ties go to the lowest index

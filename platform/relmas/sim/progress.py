@@ -12,14 +12,15 @@ subtracted ``rate * dt`` from every running layer at every event.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from typing import Final
 
 from relmas.sim import lanes
 from relmas.sim.bandwidth import BandwidthPolicy
 from relmas.sim.chip import Chip
-from relmas.sim.lanes import KEY_TOL, Lane, fold
+from relmas.sim.lanes import KEY_TOL, Lane, replay
 from relmas.sim.request import RUNNING, Request
 
-APPROX_STARTS = 512  # layer starts after which the running demand sum is recomputed exactly
+APPROX_STARTS: Final = 512  # layer starts after which the running demand sum is recomputed exactly
 
 
 def demand_limit(bandwidth: float, num_accels: int, max_demand: float) -> float:
@@ -39,7 +40,8 @@ def demand_limit(bandwidth: float, num_accels: int, max_demand: float) -> float:
 
 
 class Progress:
-    """Mixin of :class:`~relmas.sim.engine.Simulator`: the running layers' state and views."""
+    """Base of :class:`~relmas.sim.engine.Simulator` (via ``Lifecycle``): the running layers'
+    state and views."""
 
     chip: Chip
     now_s: float
@@ -82,7 +84,7 @@ class Progress:
                 log, n = lane.log, len(lane.log)
                 for a in lane.units:
                     if mark[a] != n:  # lanes.sync(), inlined: the env reads every unit each step
-                        rem[a], mark[a] = fold(log[mark[a] :], rem[a]), n
+                        rem[a], mark[a] = replay(log, mark[a], rem[a]), n
         return self._rem
 
     def rates(self) -> list[float]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final
 
-WAITING = 0
-RUNNING = 1
-DONE = 2
-DROPPED = 3
+# Request states. ``Final`` lets the compiled build (docs/simulator.md) inline them.
+WAITING: Final = 0
+RUNNING: Final = 1
+DONE: Final = 2
+DROPPED: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,13 @@ class RequestSpec:
     priority: int
     deadline_s: float
 
+    def __reduce__(self) -> tuple[type[RequestSpec], tuple[float, int, int, int, float]]:
+        """Pickle and copy through the constructor (see :func:`restore_request`)."""
+        return (
+            RequestSpec,
+            (self.arrival_s, self.tenant, self.model, self.priority, self.deadline_s),
+        )
+
 
 class Request:
     """A request during simulation: which layer runs next and where it is."""
@@ -49,12 +58,14 @@ class Request:
         "num_layers",
         "priority",
         "rid",
+        "spec",
         "state",
         "tenant",
     )
 
     def __init__(self, rid: int, spec: RequestSpec, num_layers: int) -> None:
         self.rid = rid
+        self.spec = spec  # what it was made from (a snapshot's copy is made from it too)
         self.tenant = spec.tenant
         self.model = spec.model
         self.priority = spec.priority
@@ -67,6 +78,14 @@ class Request:
         self.last_run_end_s = spec.arrival_s
         self.finish_s = math.nan
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Pickle and copy through the constructor (see :func:`restore_request`)."""
+        return (
+            restore_request,
+            (self.spec, self.rid, self.num_layers, self.next_layer, self.state, self.accel,
+             self.last_run_end_s, self.finish_s),
+        )  # fmt: skip
+
     def __repr__(self) -> str:
         return (
             f"Request(rid={self.rid}, model={self.model}, layer={self.next_layer}/"
@@ -74,7 +93,6 @@ class Request:
         )
 
 
-@dataclass(slots=True)
 class Dispatch:
     """Start the next ``layers`` layers of ``request`` on sub-accelerator ``accel``.
 
@@ -82,12 +100,47 @@ class Dispatch:
     scheduler (VELTAIR-style layer blocks, CD-MSA-style fused tasks). ``bandwidth_cap_bytes_per_s``
     limits the DRAM bandwidth the layers may take (MoCA-style throttling); it only has an effect
     under the ``capped`` bandwidth policy.
+
+    Written out rather than a ``@dataclass`` (same fields, ``==`` and ``repr``): schedulers make
+    one per dispatch, and in the compiled build a dataclass's generated ``__init__`` stays
+    interpreted Python (about 12% of an FCFS run there).
     """
 
-    request: Request
-    accel: int
-    layers: int = 1
-    bandwidth_cap_bytes_per_s: float = math.inf
+    __slots__ = ("accel", "bandwidth_cap_bytes_per_s", "layers", "request")
+
+    def __init__(
+        self,
+        request: Request,
+        accel: int,
+        layers: int = 1,
+        bandwidth_cap_bytes_per_s: float = math.inf,
+    ) -> None:
+        self.request = request
+        self.accel = accel
+        self.layers = layers
+        self.bandwidth_cap_bytes_per_s = bandwidth_cap_bytes_per_s
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Dispatch):
+            return NotImplemented
+        return (self.request, self.accel, self.layers, self.bandwidth_cap_bytes_per_s) == (
+            other.request,
+            other.accel,
+            other.layers,
+            other.bandwidth_cap_bytes_per_s,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable and compared by value, as a dataclass
+
+    def __reduce__(self) -> tuple[type[Dispatch], tuple[Request, int, int, float]]:
+        """Pickle and copy through the constructor (see :func:`restore_request`)."""
+        return (Dispatch, (self.request, self.accel, self.layers, self.bandwidth_cap_bytes_per_s))
+
+    def __repr__(self) -> str:
+        return (
+            f"Dispatch(request={self.request!r}, accel={self.accel!r}, layers={self.layers!r}, "
+            f"bandwidth_cap_bytes_per_s={self.bandwidth_cap_bytes_per_s!r})"
+        )
 
 
 @dataclass(slots=True)
@@ -95,3 +148,32 @@ class Drop:
     """Give up on a waiting request (firm real-time: it counts as a violation)."""
 
     request: Request
+
+    def __reduce__(self) -> tuple[type[Drop], tuple[Request]]:
+        """Pickle and copy through the constructor (see :func:`restore_request`)."""
+        return (Drop, (self.request,))
+
+
+def restore_request(
+    spec: RequestSpec,
+    rid: int,
+    num_layers: int,
+    next_layer: int,
+    state: int,
+    accel: int,
+    last_run_end_s: float,
+    finish_s: float,
+) -> Request:
+    """A request in the given state, made by its constructor.
+
+    Why every class here pickles and copies through its constructor (``__reduce__``): in the
+    compiled build (:mod:`relmas.compiled`) an instance cannot be created without its
+    ``__init__``, and a frozen dataclass cannot be filled field by field, so the default
+    protocol (``copyreg``: ``__new__``, then the fields) fails there; this way ``pickle``,
+    ``copy`` and ``copy.deepcopy`` (process pools, Ray, a scheduler's copy for a lookahead) work
+    the same in both builds.
+    """
+    req = Request(rid, spec, num_layers)
+    req.next_layer, req.state, req.accel = next_layer, state, accel
+    req.last_run_end_s, req.finish_s = last_run_end_s, finish_s
+    return req

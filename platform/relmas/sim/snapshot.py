@@ -14,12 +14,9 @@ real future arrivals: an oracle, to be labelled as such wherever its results are
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from relmas.sim.request import Request
-
-if TYPE_CHECKING:
-    from relmas.sim.engine import Simulator
+from relmas.sim.chip import Chip
+from relmas.sim.engine import Simulator  # engine imports this module only inside methods
+from relmas.sim.request import Request, restore_request
 
 # Attributes copied as they are: immutable values, or objects no run ever writes.
 _SHARED = (
@@ -33,29 +30,31 @@ _LISTS = (
     "free_accels", "demand_bytes_per_s", "bandwidth_cap_bytes_per_s", "layer_start_s",
     "block_left", "busy_s", "layers_run", "_rate", "_hopeless", "trace",
 )  # fmt: skip
+# Copied (or shared) one by one in snapshot(): the requests, the queues, the progress state.
+_OWN = (
+    "specs", "_arrival_s", "_n_specs", "requests", "ready", "ready_log", "accel_request",
+    "_busy", "_rem", "_mark", "_lanes",
+)  # fmt: skip
+# Every attribute of a Simulator (tests/unit/sim/test_snapshot.py checks none is missing).
+ATTRIBUTES = _SHARED + _LISTS + _OWN
 
 
 def copy_request(req: Request) -> Request:
     """A new :class:`Request` with the same fields (a live request is written as it runs)."""
-    new = Request.__new__(Request)
-    (new.rid, new.tenant, new.model, new.priority, new.arrival_s, new.deadline_s,
-     new.num_layers, new.next_layer, new.state, new.accel, new.last_run_end_s, new.finish_s) = (
-        req.rid, req.tenant, req.model, req.priority, req.arrival_s, req.deadline_s,
-        req.num_layers, req.next_layer, req.state, req.accel, req.last_run_end_s, req.finish_s,
+    return restore_request(
+        req.spec, req.rid, req.num_layers, req.next_layer, req.state, req.accel,
+        req.last_run_end_s, req.finish_s,
     )  # fmt: skip
-    return new
 
 
 def snapshot(sim: Simulator, *, clairvoyant: bool = False) -> Simulator:
     """A clone of ``sim`` that continues exactly as ``sim`` would (the future arrivals only if
     ``clairvoyant``); nothing done to one ever changes the other."""
-    clone = type(sim).__new__(type(sim))
-    state = clone.__dict__
-    src = sim.__dict__
+    clone = _blank(sim)
     for name in _SHARED:
-        state[name] = src[name]
+        setattr(clone, name, getattr(sim, name))
     for name in _LISTS:
-        state[name] = src[name][:]
+        setattr(clone, name, getattr(sim, name)[:])
     clone._busy = sim._busy.copy()
     arrived = sim._next_arrival
     if clairvoyant:  # the spec lists are never written: share them
@@ -66,6 +65,38 @@ def snapshot(sim: Simulator, *, clairvoyant: bool = False) -> Simulator:
     _copy_requests(sim, clone)
     _copy_progress(sim, clone)
     return clone
+
+
+def _blank(sim: Simulator) -> Simulator:
+    """A simulator of the same configuration and no requests, for :func:`snapshot` to fill.
+
+    Built by the constructor, not ``__new__``: the compiled build's ``Simulator`` cannot be
+    created without its ``__init__``, which on no requests costs a few microseconds.
+    """
+    return empty_simulator(*sim.options())
+
+
+def empty_simulator(
+    chip: Chip,
+    bandwidth_policy: str,
+    drop_hopeless: bool,
+    decision_period_s: float | None,
+    record_trace: bool,
+) -> Simulator:
+    """A simulator with these options and no requests: what a snapshot or an unpickling fills."""
+    return Simulator(
+        chip,
+        (),
+        bandwidth_policy=bandwidth_policy,
+        drop_hopeless=drop_hopeless,
+        decision_period_s=decision_period_s,
+        record_trace=record_trace,
+    )
+
+
+def state_of(sim: Simulator) -> dict[str, object]:
+    """Every attribute of ``sim`` by name (shared, not copied): what pickling it keeps."""
+    return {name: getattr(sim, name) for name in ATTRIBUTES}
 
 
 def _copy_requests(sim: Simulator, clone: Simulator) -> None:
