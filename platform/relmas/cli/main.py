@@ -73,6 +73,19 @@ def _add_bench(sub: Any) -> None:
     bench_tune.register_bench(bench_sub)
 
 
+# The optional extras of pyproject.toml by the top-level module their packages provide
+# (tests/cli/test_core_install.py checks it against pyproject.toml).
+EXTRA_OF_MODULE = {
+    "ray": "rl",
+    "torch": "rl",
+    "gymnasium": "rl",
+    "mlflow": "tracking",
+    "optuna": "search",
+    "hyperopt": "search",
+    "zigzag": "zigzag",
+}
+
+
 def _help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 0
@@ -87,6 +100,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except UserError as exc:
         print(f"relmas: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # a command of an optional extra, on a core install
+        extra = EXTRA_OF_MODULE.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        also = " or pass --no-track" if extra == "tracking" else ""
+        fix = f'pip install "relmas[{extra}]" (or "relmas[all]"){also}'
+        what = f"{args.command}: needs the `{extra}` extra ({exc})"
+        print(f"relmas: error: {what}; install it: {fix}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `relmas ... --json | head`: the reader left, not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
