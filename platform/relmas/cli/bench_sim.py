@@ -1,8 +1,11 @@
 """``relmas bench sim``: simulated layer dispatches per second on one core, contention on.
 
-Rates are per CPU-second of this process (``time.process_time``), which is what "on one core"
-means. The machines this runs on are shared and noisy, so every rate is reported beside a
-reference measured in the same minute, in alternation with it: a bare ``heapq`` event loop over
+Rates are per CPU-second of the thread that simulates (``time.thread_time``), which is what "on
+one core" means: the process's CPU time would also count numpy's OpenBLAS worker threads, which
+spin for a while after the numpy calls that build a workload (about 10% of a compiled run's CPU
+time in one venv, next to nothing in another; measured 2026-12-05). The machines this runs on
+are shared and noisy, so every rate is reported beside a reference measured in the same minute,
+in alternation with it: a bare ``heapq`` event loop over
 the same requests and chip (first ready request onto a free unit, no DRAM contention, no
 accounting), the floor any Python event loop pays. Ratios to it are comparable across machines
 and days; absolute rates are not. The chip-size curve runs the same scenario on growing chips
@@ -125,9 +128,9 @@ def register_bench(bench_subparsers: Any) -> None:
 
 
 def _cpu_rate(run: Callable[[], int]) -> float:
-    t = time.process_time()
+    t = time.thread_time()
     n = run()
-    return n / max(time.process_time() - t, 1e-9)
+    return n / max(time.thread_time() - t, 1e-9)
 
 
 def _engine_run(setup: Setup, name: str, seed: int) -> Callable[[], int]:
@@ -142,9 +145,9 @@ def _time(setup: Setup, name: str, repeat: int) -> dict[str, Any]:
         sim = make_simulator(setup, i)
         bare.append(_cpu_rate(lambda sim=sim: bare_loop(sim)))
         sim, sched = make_simulator(setup, i), make_scheduler(name)
-        t_cpu, t_wall = time.process_time(), time.perf_counter()
+        t_cpu, t_wall = time.thread_time(), time.perf_counter()
         dispatches = sim.run(sched, seed=i).dispatches
-        rates.append(dispatches / max(time.process_time() - t_cpu, 1e-9))
+        rates.append(dispatches / max(time.thread_time() - t_cpu, 1e-9))
         wall.append(dispatches / max(time.perf_counter() - t_wall, 1e-9))
     return {
         "dispatches_per_run": dispatches,

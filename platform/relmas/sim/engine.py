@@ -14,7 +14,6 @@ simulator mid-run is :mod:`relmas.sim.snapshot`.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections.abc import KeysView, Sequence
 from typing import Protocol
 
@@ -24,7 +23,7 @@ from relmas.sim import lanes
 from relmas.sim.bandwidth import BANDWIDTH_POLICIES, proportional
 from relmas.sim.chip import Chip
 from relmas.sim.decisions import SchedulingError, check_decisions, check_dispatch
-from relmas.sim.lifecycle import Lifecycle
+from relmas.sim.lifecycle import Lifecycle, take_free
 from relmas.sim.progress import APPROX_STARTS, demand_limit
 from relmas.sim.request import Dispatch, Request, RequestSpec
 from relmas.sim.result import SimResult
@@ -235,12 +234,9 @@ class Simulator(Lifecycle):
             ready = self.ready
             if ready.get(req.rid) is not req or not 0 < d.layers <= req.num_layers - req.next_layer:
                 check_dispatch(self, d)  # raises, naming what is wrong
-            free = self.free_accels  # sorted: a bisection, where remove() compares every unit
-            i = bisect_left(free, a)
-            if i == len(free) or free[i] != a:  # the last check: free means idle and known
+            if not take_free(self.free_accels, a):  # the last check: free means idle and known
                 check_dispatch(self, d)  # raises, naming what is wrong
                 raise SchedulingError(f"cannot dispatch to sub-accelerator {a}: it is not free")
-            del free[i]
             del ready[req.rid]
             self.block_left[a] = d.layers - 1
             self.bandwidth_cap_bytes_per_s[a] = d.bandwidth_cap_bytes_per_s

@@ -86,8 +86,7 @@ class Lifecycle(Progress):
     def _dispatch(self, d: Dispatch) -> None:
         req, a = d.request, d.accel  # checked by check_dispatch
         del self.ready[req.rid]
-        free = self.free_accels  # sorted (see _finish_layer); a checked unit is in it
-        del free[bisect_left(free, a)]
+        take_free(self.free_accels, a)  # checked by check_dispatch: it is there
         self.block_left[a] = d.layers - 1
         self.bandwidth_cap_bytes_per_s[a] = d.bandwidth_cap_bytes_per_s
         self._start_layer(a, req)
@@ -121,3 +120,23 @@ class Lifecycle(Progress):
         self._approx_demand -= self._busy.pop(a)
         self._dram_demand = None
         insort(self.free_accels, a)  # kept sorted: ties go to the lowest index
+
+
+def take_free(free: list[int], a: int) -> bool:
+    """Remove unit ``a`` from the sorted free list; False (nothing removed) if it is not there.
+
+    A few free units (the common case: one just finished): ``list.remove``, a compare or two.
+    Many (a big chip, light load): a bisection, where ``remove`` compares with every unit
+    before ``a``; at 32s32e that was 5% of a compiled FCFS run.
+    """
+    if len(free) < 16:
+        try:
+            free.remove(a)
+        except ValueError:
+            return False
+        return True
+    i = bisect_left(free, a)
+    if i == len(free) or free[i] != a:
+        return False
+    del free[i]
+    return True
