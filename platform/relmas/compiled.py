@@ -19,10 +19,11 @@ import importlib.machinery
 ENV_VAR = "RELMAS_COMPILE"
 
 # The engine and what it calls per event, and the schedulers whose whole decision is compiled
-# code (the list schedulers on OrderingScheduler). Left out: result/metrics (once per run),
-# arrivals/workload (numpy, before the run), decisions (mypyc compiles no exception subclass
-# of a builtin), and the other schedulers (pydantic parameter models, which mypyc cannot
-# compile; they subclass the compiled base classes from Python).
+# code: the list schedulers on OrderingScheduler, and Planaria (the best heuristic on heavy, and
+# the base a rollout simulates ahead with) with its helpers. Left out: result/metrics (once per
+# run), arrivals/workload (numpy, before the run), decisions (mypyc compiles no exception
+# subclass of a builtin), and the other schedulers, which define pydantic parameter models in
+# their modules (mypyc cannot compile those) and subclass the compiled bases from Python.
 MODULES: tuple[str, ...] = (
     "relmas.sim.bandwidth",
     "relmas.sim.chip",
@@ -33,10 +34,13 @@ MODULES: tuple[str, ...] = (
     "relmas.sim.ready_log",
     "relmas.sim.request",
     "relmas.sim.snapshot",
+    "relmas.schedulers._incremental",
+    "relmas.schedulers._published",
     "relmas.schedulers.base",
     "relmas.schedulers.edf",
     "relmas.schedulers.fcfs",
     "relmas.schedulers.least_laxity",
+    "relmas.schedulers.planaria",
     "relmas.schedulers.sjf",
 )
 

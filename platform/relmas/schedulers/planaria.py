@@ -66,12 +66,13 @@ Adaptations of the relmas form (every one is ours, not Planaria's):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Final
 
 import numpy as np
-from pydantic import Field
+from mypy_extensions import mypyc_attr
 
 from relmas.schedulers._incremental import RankedQueue
+from relmas.schedulers._planaria_params import PlanariaParams
 from relmas.schedulers._published import dysta_pick_key
 from relmas.schedulers.base import (
     Decision,
@@ -84,40 +85,11 @@ from relmas.schedulers.registry import register_scheduler
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Dispatch, Request
 
-_TINY_S = 1e-12  # keeps the score finite for zero-cost layers in hand-made chips
+_TINY_S: Final = 1e-12  # keeps the score finite for zero-cost layers in hand-made chips
 
 
-class PlanariaParams(SchedulerParams):
-    """Which Planaria, and the placement knobs of relmas's sub-accelerator adaptation."""
-
-    form: Literal["relmas", "dysta", "authors"] = Field(
-        "relmas",
-        description="relmas (ours): priority / (slack x remaining), hopeless last, cheapest "
-        "feasible unit; dysta: priority / slack as in the Dysta authors' simulator "
-        "(SamsungLabs/Sparse-Multi-DNN-Scheduling); authors: he-actlab/planaria.code race mode "
-        "on one unit, priority / slack, then hopeless by priority / remaining.",
-    )
-    prefer_low_energy: bool = Field(
-        True,
-        description="Place a request that can meet its deadline on the least-energy free unit "
-        "whose type still meets the slack (True) or on the fastest such unit (False). "
-        "form=relmas only.",
-    )
-    work_conserving: bool = Field(
-        False,
-        description="Give free units left over to meetable requests whose feasible types are all "
-        "busy, on their fastest free unit (True), instead of letting them wait (False). "
-        "form=relmas only (the published forms never leave a unit idle).",
-    )
-    priority_exponent: float = Field(
-        1.0,
-        ge=0,
-        description="Score with priority ** e (1 = Planaria). The sla_rate KPI counts every "
-        "request once, so e < 1 trades priority-weighted for plain SLA (an ablation knob).",
-    )
-
-
-@register_scheduler("planaria")
+# Subclassable from Python when compiled (relmas.compiled); tests and users subclass it.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class PlanariaScheduler(Scheduler):
     """Priority / (slack x remaining), hopeless last; form=dysta|authors: the published scores."""
 
@@ -129,6 +101,7 @@ class PlanariaScheduler(Scheduler):
         self._exponent = float(self.params.priority_exponent)  # read per rank call: hot path
         self._form = self.params.form
         self._work_conserving = self.params.work_conserving
+        self._prefer_low_energy = self.params.prefer_low_energy  # read per unit: hot path
         self._queue = RankedQueue()  # the relmas form's order, kept incrementally
 
     def reset(self, sim: Simulator, rng: np.random.Generator) -> None:
@@ -170,17 +143,25 @@ class PlanariaScheduler(Scheduler):
 
     def feasible_unit(self, sim: Simulator, req: Request, free: Sequence[int]) -> int | None:
         """The cheapest free unit whose type still lets ``req`` meet its deadline, if any."""
-        p = self.params
-        assert isinstance(p, PlanariaParams)
         chip, m, layer = sim.chip, req.model, req.next_layer
         budget_s = req.deadline_s - sim.now_s - chip.remaining_best_s[m][layer + 1]
+        types = chip.accel_type
+        if len(free) == 1:  # the common case (one unit just finished): feasible or not
+            a = free[0]
+            return a if chip.latency_s[m][types[a]][layer] <= budget_s else None
+        lowest = [-1] * len(chip.type_names)  # the lowest free unit of each type
+        for a in free:  # one pass of integer work: units of a type cost the same
+            t = types[a]
+            if lowest[t] < 0 or a < lowest[t]:
+                lowest[t] = a
         best: tuple[float, float, int] | None = None
-        for a in free:
-            t = chip.accel_type[a]
+        for t, a in enumerate(lowest):  # (cost, latency, unit) as over every unit: same pick
+            if a < 0:
+                continue
             latency_s = chip.latency_s[m][t][layer]
             if latency_s > budget_s:
                 continue
-            cost = chip.energy_j[m][t][layer] if p.prefer_low_energy else latency_s
+            cost = chip.energy_j[m][t][layer] if self._prefer_low_energy else latency_s
             if best is None or (cost, latency_s, a) < best:
                 best = (cost, latency_s, a)
         return None if best is None else best[2]
@@ -240,3 +221,8 @@ class PlanariaScheduler(Scheduler):
                 free.remove(a)
                 out.append(Dispatch(req, a))
         return out
+
+
+# Registered by a call, not as a decorator: mypyc compiles no decorated class as a native one
+# (this module is compiled in the compiled build, relmas.compiled).
+register_scheduler("planaria")(PlanariaScheduler)
