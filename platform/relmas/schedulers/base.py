@@ -166,7 +166,8 @@ class OrderingScheduler(Scheduler):
         new = cursor.take(sim)
         entry: tuple[float, int, int, Request] | None
         if new:
-            for r in new[:-1]:
+            for i in range(len(new) - 1):  # indices, not new[:-1]: no copy of the list
+                r = new[i]
                 heappush(heap, (self.key(sim, r), r.rid, r.next_layer, r))
             r = new[-1]
             entry = heappushpop(heap, (self.key(sim, r), r.rid, r.next_layer, r))

@@ -11,7 +11,7 @@ subtracted ``rate * dt`` from every running layer at every event.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from typing import Final
 
 from relmas.sim import lanes
@@ -155,8 +155,8 @@ class Progress:
         keys, v = lane.keys, lane.v
         key = v + work
         tol = KEY_TOL * (v + key)
-        pos = bisect_right(keys, key - tol)
-        if pos != bisect_left(keys, key + tol):  # a key too close to call: rank it exactly
+        pos = bisect_right(keys, key - tol)  # keys[pos:] are above key - tol
+        if pos < len(keys) and keys[pos] < key + tol:  # a key too close to call: rank it exactly
             lanes.insert(lane, a, work, self._rem, self._mark)
             return
         self._rem[a] = work
