@@ -74,3 +74,20 @@ def test_every_module_of_the_table_is_a_requirement_of_its_extra() -> None:
     for module, extra in EXTRA_OF_MODULE.items():
         names = [r.split("[")[0].split("=")[0].strip().replace("-", "_") for r in extras[extra]]
         assert any(n == module or n.startswith(f"{module}_") for n in names), (module, extra)
+
+
+def test_a_missing_piece_of_an_installed_extra_is_not_called_a_missing_extra(
+    tmp_path: Path,
+) -> None:
+    """gymnasium installed but a submodule unimportable: a real error, shown as one, not advice."""
+    code = (
+        "import sys\n"
+        "sys.modules['gymnasium.envs'] = None\n"
+        "from relmas.cli.main import main\n"
+        "sys.exit(main(['train', '--scenario', 'toy', '--iterations', '1']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 1
+    assert "ModuleNotFoundError" in proc.stderr and "needs the" not in proc.stderr

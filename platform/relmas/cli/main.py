@@ -8,6 +8,7 @@ and propagates with its traceback so it can be reported.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import signal
 import sys
@@ -102,8 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"relmas: error: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:  # a command of an optional extra, on a core install
-        extra = EXTRA_OF_MODULE.get((exc.name or "").split(".")[0])
-        if extra is None:
+        top = (exc.name or "").split(".")[0]
+        extra = EXTRA_OF_MODULE.get(top)
+        if extra is None or importlib.util.find_spec(top) is not None:  # installed: a real bug
             raise
         also = " or pass --no-track" if extra == "tracking" else ""
         fix = f'pip install "relmas[{extra}]" (or "relmas[all]"){also}'

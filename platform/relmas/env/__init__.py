@@ -7,14 +7,15 @@ CLI and exported numpy policies; the env itself then raises gymnasium's ModuleNo
 when first named (``relmas.cli.main`` turns that into which extra to install).
 """
 
+import importlib.util
 from typing import Any
 
 __all__ = ["ENV_ID", "ENV_VERSION", "MultiAccelEnv"]
 
 try:
     from gymnasium.envs.registration import register, registry
-except ModuleNotFoundError as exc:  # only gymnasium itself may be missing, nothing else
-    if (exc.name or "").split(".")[0] != "gymnasium":
+except ModuleNotFoundError:  # tolerated only when gymnasium is not installed at all
+    if importlib.util.find_spec("gymnasium") is not None:
         raise
 else:
     from relmas.env.multi_accel import ENV_ID, ENV_VERSION, MultiAccelEnv
