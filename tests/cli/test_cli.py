@@ -30,7 +30,8 @@ def test_list__names_every_scheduler_and_preset(capsys: pytest.CaptureFixture[st
     assert len(out["schedulers"]) >= 16
     assert {"light", "medium", "heavy", "tight", "arvr"} <= set(out["scenarios"])
     policies = out["policies"]
-    shipped = {"default", "gate_ensemble", "heavy_specialist", "medium_specialist", "sla_router"}
+    shipped = {"default", "gate_ensemble", "heavy_specialist", "medium_specialist", "sla_router",
+               "search_router"}  # fmt: skip
     assert set(policies) == shipped
     assert not policies["default"]["outlook_gate"] and len(policies["default"]["scenarios"]) > 1
     assert policies["heavy_specialist"]["scenarios"] == ["heavy"]
@@ -38,8 +39,11 @@ def test_list__names_every_scheduler_and_preset(capsys: pytest.CaptureFixture[st
     assert [policies[n]["members"] for n in ("default", "gate_ensemble")] == [1, 18]
     assert policies["gate_ensemble"]["scenarios"] == ["medium"]
     router = policies["sla_router"]  # rl:default's pairs and gate_ensemble's, one member each
-    assert router["router"] == {"threshold": 2.5, "tight": "rl:default", "calm": "rl:gate_ensemble"}
+    assert router["router"] == {"threshold": 2.5, "tight": "rl:default", "calm": "rl:gate_ensemble",
+                                "search": 0}  # fmt: skip
     assert router["members"] == 19 and router["scenarios"] == policies["default"]["scenarios"]
+    searching = policies["search_router"]  # the same two policies, the calm one searching
+    assert searching["router"] == {**router["router"], "search": 2}
 
 
 def test_simulate__json_has_the_documented_metrics(

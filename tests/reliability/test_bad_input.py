@@ -249,6 +249,14 @@ CASES = [
          files={"r/router.json": json.dumps({**ROUTER, "calm": "../pol"})}),
     Case("route-unknown-shipped", "simulate --scheduler rl:{in}/r", "checkpoint",
          "not a shipped policy", files={"r/router.json": json.dumps({**ROUTER, "calm": "rl:x"})}),
+    Case("route-search", "route --out {out} --tight rl:default --calm gate_ensemble --threshold 2 "
+         "--search -1", "search", "0 to 16"),
+    Case("route-search-file", "simulate --scheduler rl:{in}/r", "checkpoint", "search 'x'",
+         files={"r/router.json": json.dumps({**ROUTER, "search": "x"})}),
+    # search: only a gated policy, a small whole number of actions
+    Case("search-ungated", "simulate --scheduler rl:default?search=2", "search", "outlook gate"),
+    Case("search-width", "simulate --scheduler rl:gate_ensemble?search=2.5", "search",
+         "whole number"),
     Case("eval-zero-seeds", f"evaluate --checkpoint {POLICY} --seeds 0 --scenario {{in}}/s.yaml",
          "--seeds", files=s()),
     Case("eval-also-typo", f"evaluate --checkpoint {POLICY} --seeds 1 --scenario {{in}}/s.yaml "

@@ -16,7 +16,7 @@ from relmas.sim.metrics import compute_metrics
 
 SHIPPED = ("default", "heavy_specialist", "medium_specialist")
 ENSEMBLES = {"gate_ensemble": [f"seed_{n}" for n in range(18)]}
-ROUTERS = ("sla_router",)
+ROUTERS = ("sla_router", "search_router")
 
 
 def test_every_shipped_policy_directory_is_tested_here() -> None:

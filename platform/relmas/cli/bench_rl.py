@@ -14,7 +14,6 @@ import argparse
 import itertools
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,7 +41,10 @@ def register_bench(bench_subparsers: Any) -> None:
         help="vectorised envs per EnvRunner (batched forward passes)",
     )
     p.add_argument(
-        "--checkpoint", type=Path, default=None, help="policy directory (default: random actions)"
+        "--checkpoint",
+        default=None,
+        help="policy directory or shipped name, with ?key=value parameters as after rl: "
+        "(gate_ensemble?search=2) (default: random actions)",
     )
     p.add_argument("--no-rllib", action="store_true", help="skip the RLlib sampling timing")
     p.add_argument("--json", action="store_true", help="print JSON, not a table")
@@ -186,15 +188,16 @@ def _random_policy(chip: Any, recipe: Recipe) -> Any:
     return PolicyScheduler(NumpyPolicy(layers[:2], layers[2:]), meta, "random")
 
 
-def bench_decision_latency(recipe: Recipe, checkpoint: Path | None) -> dict[str, float]:
-    """Per-decision latency of the numpy policy scheduler over one simulated episode."""
+def bench_decision_latency(recipe: Recipe, checkpoint: str | None) -> dict[str, float]:
+    """Per-decision latency of the numpy policy scheduler over one simulated episode, and
+    (a policy-guided search) the share of decisions that searched."""
     from relmas.env.sources import make_source
-    from relmas.rl.policy_scheduler import load_policy_scheduler
+    from relmas.schedulers.registry import make_scheduler
 
     source = make_source(recipe.env_config())
     sim = source.make_simulator(0)
     if checkpoint is not None:
-        sched = load_policy_scheduler(checkpoint)
+        sched = make_scheduler(f"rl:{checkpoint}")  # its parameters checked, one line
     else:
         sched = _random_policy(source.chip, recipe)
     sched.reset(sim, np.random.default_rng(0))
@@ -205,11 +208,17 @@ def bench_decision_latency(recipe: Recipe, checkpoint: Path | None) -> dict[str,
         times_ns.append(time.perf_counter_ns() - t0)
         sim.apply(decisions)
     us = np.array(times_ns) / 1e3
-    return {
+    out = {
         "decision_latency_us_median": float(np.median(us)),
+        "decision_latency_us_mean": float(np.mean(us)),
         "decision_latency_us_p99": float(np.percentile(us, 99)),
         "decisions": len(us),
     }
+    searches = [p.search for p in getattr(sched, "parts", [sched]) if p.search is not None]
+    if searches:
+        out["decisions_searched_share"] = sum(s.searches for s in searches) / max(len(us), 1)
+        out["rollouts_per_decision"] = sum(s.rollouts for s in searches) / max(len(us), 1)
+    return out
 
 
 def run_bench_rl(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from relmas.files import atomic_directory, write_atomic
 from relmas.rl.ensemble import ENSEMBLE_JSON, check_new_directory, read_ensemble
 from relmas.rl.policy_scheduler import SHIPPED_DIR, load_policy_scheduler, resolve_policy_dir
 from relmas.rl.router import ROUTER_JSON, SHIPPED_PREFIX, RouterSpec, check_threshold, router_doc
+from relmas.rl.search import check_width
 
 POLICY_FILES = ("policy.json", "policy.npz")
 
@@ -37,6 +38,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threshold", type=float, required=True,
                    help="SLA multiplier, deadline over isolated latency, below which decisions "
                    "go to --tight, e.g. 2.5 as in rl:sla_router")  # fmt: skip
+    p.add_argument("--search", type=int, default=0,
+                   help="search width of the gated policy: where its outlook gate is open, "
+                   "simulate its N most probable actions and take the best (docs/rl.md, "
+                   "'Policy-guided search'); 0: none (default: 0)")  # fmt: skip
     p.add_argument("--out", type=Path, required=True,
                    help="new directory to write; use it as rl:OUT")  # fmt: skip
     p.set_defaults(func=cmd_route)
@@ -73,6 +78,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     """Check the threshold and both policies, write into a temporary sibling, load the result
     once (both policies, one decision period) and rename it into place."""
     check_threshold(args.threshold)
+    check_width(args.search)
     out: Path = args.out.expanduser().resolve()
     check_new_directory(out)
     refs = {role: _reference(role, getattr(args, role)) for role in ("tight", "calm")}
@@ -82,10 +88,11 @@ def cmd_route(args: argparse.Namespace) -> int:
             names[role] = shipped or role
             if not shipped:
                 _copy_policy(src, tmp / role)
-        spec = RouterSpec(float(args.threshold), names["tight"], names["calm"])
+        spec = RouterSpec(float(args.threshold), names["tight"], names["calm"], args.search)
         sources = [shipped or str(src) for shipped, src in refs.values()]
         write_atomic(tmp / ROUTER_JSON, router_doc(spec, sources))
         load_policy_scheduler(tmp)
+    searched = f", searching {spec.search} actions where its gate is open" if spec.search else ""
     print(f"router: {sources[0]} once a request's SLA multiplier is below {spec.threshold:g}, "
-          f"{sources[1]} before: {out} (use rl:{out})")  # fmt: skip
+          f"{sources[1]} before{searched}: {out} (use rl:{out})")  # fmt: skip
     return 0

@@ -136,7 +136,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         summary = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
         info[name] = {"summary": summary, "params": params}
         labels[name] = [param_label(k, f.annotation) for k, f in fields.items()]
-    from relmas.rl.policy_scheduler import shipped_policies
+    from relmas.rl.shipped import shipped_policies
 
     policies = shipped_policies()
     if args.json:
@@ -159,6 +159,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, p in policies.items():
         if "router" in p:
             r = p["router"]
+            searched = f", searching {r['search']} actions where its gate is open" if r[
+                "search"] else ""  # fmt: skip
             print(f"rl:{name}: {r['tight']} once a request's SLA multiplier is below "
-                  f"{r['threshold']:g}, {r['calm']} before (relmas route)")  # fmt: skip
+                  f"{r['threshold']:g}, {r['calm']} before{searched} (relmas route)")  # fmt: skip
     return 0

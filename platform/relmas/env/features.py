@@ -62,6 +62,12 @@ def planaria_variant(params: Mapping[str, Any]) -> PlanariaScheduler:
     return sched
 
 
+def gate_active(outlook_gate: bool, outlook: bool, candidates: str) -> bool:
+    """Whether an encoder built with these options closes its outlook gate: the gate needs
+    the outlook (Planaria's simulated future) and the ``heuristic`` rule (Planaria's action)."""
+    return outlook_gate and outlook and candidates == "heuristic"
+
+
 class FeatureEncoder:
     """Writes the observation and the action mask of a simulator state into fixed arrays.
 
@@ -122,7 +128,7 @@ class FeatureEncoder:
             if outlook
             else None
         )
-        self.outlook_gate = outlook_gate and outlook and hint
+        self.outlook_gate = gate_active(outlook_gate, outlook, candidates)
         self.gate_closed = False  # this state: only Planaria's action was left valid
         self.wait_guard = wait_guard
         self.candidate_dim = layout.candidate_dim
@@ -355,6 +361,11 @@ class FeatureEncoder:
                 if left < out[k]:
                     out[k] = left
         return out
+
+    def planaria_action(self) -> int:
+        """The action index of Planaria's next dispatch (or wait) at the encoded state: the
+        action the ``heuristic`` rule's prior marks (a one-hot)."""
+        return int(np.argmax(self.prior))
 
     def decode(self, action: int) -> tuple[Request, int] | None:
         """``(request, accel)`` for a dispatch action, ``None`` for wait (no validity check).

@@ -106,10 +106,34 @@ class EnsemblePolicy:
         layout: ObsLayout | None = None,
     ) -> int:
         """Argmax of the mean probability; one valid action (a closed gate) skips every member."""
-        valid = mask > 0.5
-        indices = np.flatnonzero(valid)
+        indices = np.flatnonzero(mask > 0.5)
         if len(indices) == 1:
             return int(indices[0])
+        return int(indices[int(np.argmax(self._mean(obs, indices, prior, w, layout)))])
+
+    def ranked(
+        self,
+        obs: np.ndarray,
+        mask: np.ndarray,
+        prior: np.ndarray | None = None,
+        w: float = 0.0,
+        layout: ObsLayout | None = None,
+    ) -> np.ndarray:
+        """The valid actions by falling mean probability (ties: lower index first, so the
+        first is :meth:`act`'s answer): the candidates of a search (:mod:`relmas.rl.search`)."""
+        indices = np.flatnonzero(mask > 0.5)
+        total = self._mean(obs, indices, prior, w, layout)
+        return indices[np.argsort(-total, kind="stable")]
+
+    def _mean(
+        self,
+        obs: np.ndarray,
+        indices: np.ndarray,
+        prior: np.ndarray | None,
+        w: float,
+        layout: ObsLayout | None,
+    ) -> np.ndarray:
+        """The members' mean masked softmax over ``indices`` (summed: the mean up to 1/n)."""
         total = np.zeros(len(indices), np.float64)
         for member in self.members:
             logits = member.logits(obs, layout)[indices].astype(np.float64)
@@ -117,7 +141,7 @@ class EnsemblePolicy:
                 logits = logits + w * prior[indices]
             p = np.exp(logits - logits.max())
             total += p / p.sum()
-        return int(indices[int(np.argmax(total))])
+        return total
 
 
 def _is_member_name(name: object) -> bool:

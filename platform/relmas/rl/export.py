@@ -182,10 +182,29 @@ class NumpyPolicy:
             valid = np.flatnonzero(mask > 0.5)
             if len(valid) == 1:
                 return int(valid[0])
-        logits = self.logits(obs, layout)
-        if w and prior is not None:
-            logits = logits + w * prior
+        logits = self._scores(obs, prior, w, layout)
         return int(np.argmax(np.where(mask > 0.5, logits, -np.inf)))
+
+    def ranked(
+        self,
+        obs: np.ndarray,
+        mask: np.ndarray,
+        prior: np.ndarray | None = None,
+        w: float = 0.0,
+        layout: ObsLayout | None = None,
+    ) -> np.ndarray:
+        """The valid actions, most preferred first (ties: lower index first, so the first is
+        :meth:`act`'s answer): the candidates of a search (:mod:`relmas.rl.search`)."""
+        valid = np.flatnonzero(mask > 0.5)
+        logits = self._scores(obs, prior, w, layout)
+        return valid[np.argsort(-logits[valid], kind="stable")]
+
+    def _scores(
+        self, obs: np.ndarray, prior: np.ndarray | None, w: float, layout: ObsLayout | None
+    ) -> np.ndarray:
+        """The logits plus ``w * prior``: what :meth:`act` and :meth:`ranked` order by."""
+        logits = self.logits(obs, layout)
+        return logits + w * prior if w and prior is not None else logits
 
 
 def read_meta(policy_dir: Path) -> dict[str, Any]:

@@ -8,14 +8,13 @@ states it was trained on. Inference runs in numpy from ``policy.npz``: no Ray, n
 
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from relmas.env.features import ENV_ID, ENV_VERSION, FeatureEncoder
+from relmas.env.features import ENV_ID, ENV_VERSION, FeatureEncoder, gate_active
 from relmas.errors import UserError
 from relmas.rl.ensemble import ENSEMBLE_JSON, EnsemblePolicy, check_members, read_ensemble
 from relmas.rl.export import (
@@ -27,13 +26,16 @@ from relmas.rl.export import (
 )
 from relmas.rl.recipe import Recipe
 from relmas.rl.router import ROUTER_JSON, SHIPPED_PREFIX, RoutedScheduler, read_router
+from relmas.rl.search import PolicySearch, check_width
 from relmas.schedulers.base import Decision, Scheduler
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Dispatch
 
 
 class PolicyScheduler(Scheduler):
-    """Greedy (argmax over valid actions) scheduler from an exported policy."""
+    """Greedy (argmax over valid actions) scheduler from an exported policy; with ``search``
+    (``rl:DIR?search=2``), a policy-guided lookahead where its outlook gate is open
+    (:mod:`relmas.rl.search`)."""
 
     name = "rl"
 
@@ -43,16 +45,31 @@ class PolicyScheduler(Scheduler):
         meta: dict[str, Any],
         source: str = "",
         wait_guard: bool | None = None,
+        search: int = 0,
     ) -> None:
         super().__init__()
         self.policy = policy
         self.meta = meta
-        self.recipe = Recipe.load(meta["recipe"], f"{source}/policy.json: recipe")
+        self.recipe = r = Recipe.load(meta["recipe"], f"{source}/policy.json: recipe")
         self.source = source
         # ``rl:DIR?wait_guard=true`` guards a policy trained without it (None: as trained).
         self.wait_guard = self.recipe.wait_guard if wait_guard is None else wait_guard
         self.encoder: FeatureEncoder | None = None
         self.prior_weight = self.recipe.prior_weight
+        self.search: PolicySearch | None = None
+        if check_width(search):
+            if not self.gated:
+                raise UserError("search", f"policy {source} has no outlook gate, so a search "
+                                "would simulate at every decision", "search a policy trained "
+                                "with outlook_gate: true (rl:gate_ensemble), or drop "
+                                "search")  # fmt: skip
+            self.search = PolicySearch(search, r.planaria_params)
+
+    @property
+    def gated(self) -> bool:
+        """Whether the policy's observation closes an outlook gate (``outlook_gate``)."""
+        r = self.recipe
+        return gate_active(r.outlook_gate, r.outlook, r.candidates)
 
     @property
     def decision_period_s(self) -> float | None:
@@ -106,7 +123,11 @@ class PolicyScheduler(Scheduler):
             self.policy.reset_state()
             enc = self._build(sim)
         enc.encode(sim)
-        action = self.policy.act(enc.obs, enc.mask, enc.prior, self.prior_weight, enc.layout)
+        args = (enc.obs, enc.mask, enc.prior, self.prior_weight, enc.layout)
+        if self.search is not None and not enc.gate_closed and np.count_nonzero(enc.mask) > 1:
+            action = self.search.choose(sim, enc, self.policy.ranked(*args))
+        else:
+            action = self.policy.act(*args)
         choice = enc.decode(action)
         if choice is None:
             return []
@@ -114,47 +135,6 @@ class PolicyScheduler(Scheduler):
 
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "policies"
-
-
-def shipped_policies() -> dict[str, dict[str, Any]]:
-    """What ``relmas list`` shows of each shipped policy: the pairs it was trained on, whether
-    its outlook gate is on (a specialist), its PPO iterations and how many policies it averages
-    (an ensemble, :mod:`relmas.rl.ensemble`), read from its (first member's) policy.json; a
-    router (:mod:`relmas.rl.router`) lists its two policies' pairs together and its route."""
-    out: dict[str, dict[str, Any]] = {}
-    policy_files = ("policy.json", ENSEMBLE_JSON, ROUTER_JSON)
-    shipped = (p for p in SHIPPED_DIR.iterdir() if any((p / f).is_file() for f in policy_files))
-    for path in sorted(shipped):
-        if not (path / ROUTER_JSON).is_file():
-            out[path.name] = _listing(path)
-            continue
-        spec = read_router(path)
-        parts = [_listing(router_member(path, ref)) for ref in (spec.tight, spec.calm)]
-        keys = ("scenarios", "hardware")
-        both = {k: list(dict.fromkeys(parts[0][k] + parts[1][k])) for k in keys}
-        out[path.name] = {
-            **both,
-            "outlook_gate": any(p["outlook_gate"] for p in parts),
-            "iterations": max(p["iterations"] for p in parts),
-            "members": sum(p["members"] for p in parts),
-            "router": {"threshold": spec.threshold, "tight": spec.tight, "calm": spec.calm},
-        }
-    return out
-
-
-def _listing(path: Path) -> dict[str, Any]:
-    """One export's or ensemble's row of :func:`shipped_policies`."""
-    members = read_ensemble(path) if (path / ENSEMBLE_JSON).is_file() else [path]
-    meta = json.loads((members[0] / "policy.json").read_text(encoding="utf-8"))
-    recipe = meta["recipe"]
-    listed = [v if isinstance(v, list) else [v] for v in (recipe["scenario"], recipe["hardware"])]
-    return {
-        "scenarios": listed[0],
-        "hardware": listed[1],
-        "outlook_gate": bool(recipe.get("outlook_gate", False)),
-        "iterations": int(meta["iterations"]),
-        "members": len(members),
-    }
 
 
 def resolve_policy_dir(policy_dir: str | Path) -> Path:
@@ -215,16 +195,20 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
 
 
 def load_policy_scheduler(
-    policy_dir: str | Path, *, wait_guard: bool | None = None
+    policy_dir: str | Path, *, wait_guard: bool | None = None, search: int | None = None
 ) -> PolicyScheduler | RoutedScheduler:
     """Load ``policy.npz`` + ``policy.json`` from a ``relmas train --out`` directory, an
     ensemble's directory (``relmas ensemble``), a router's (``relmas route``) or a shipped
     policy's name (``default``);
     ``wait_guard`` (``rl:DIR?wait_guard=true``) overrides the recipe's (see
-    :class:`relmas.env.config.EnvConfig`)."""
+    :class:`relmas.env.config.EnvConfig`); ``search`` (``rl:DIR?search=2``) searches among
+    that many of the policy's best actions where its outlook gate is open (a router: its
+    gated policies; its ``router.json`` may set it), 0 turns a router's search off."""
     if wait_guard is not None and not isinstance(wait_guard, bool):
         raise UserError("wait_guard", f"must be true or false, got {wait_guard!r}", "e.g. "
                         "rl:default?wait_guard=true")  # fmt: skip
+    if search is not None:
+        check_width(search)
     path = resolve_policy_dir(policy_dir)
     if not path.is_dir():
         raise UserError(
@@ -233,11 +217,24 @@ def load_policy_scheduler(
             "pass the --out directory of `relmas train`",
         )
     if (path / ROUTER_JSON).is_file():
-        spec = read_router(path)
-        tight, calm = (load_one_policy(router_member(path, ref), wait_guard) for ref in
-                       (spec.tight, spec.calm))  # fmt: skip
-        return RoutedScheduler(tight, calm, spec.threshold, str(path))
-    return load_one_policy(path, wait_guard)
+        return _load_router(path, wait_guard, search)
+    return load_one_policy(path, wait_guard, search or 0)
+
+
+def _load_router(path: Path, wait_guard: bool | None, search: int | None) -> RoutedScheduler:
+    """A router's two policies; the search (the argument, else ``router.json``'s) goes to
+    those with an outlook gate, and a search with neither gated is refused."""
+    spec = read_router(path)
+    width = spec.search if search is None else search
+    parts = [load_one_policy(router_member(path, ref), wait_guard) for ref in
+             (spec.tight, spec.calm)]  # fmt: skip
+    gated = [p for p in parts if p.gated]
+    if width and not gated:
+        raise UserError("search", f"neither policy of router {path} has an outlook gate",
+                        "route a gated policy (rl:gate_ensemble) or drop search")  # fmt: skip
+    for part in gated if width else []:
+        part.search = PolicySearch(width, part.recipe.planaria_params)
+    return RoutedScheduler(parts[0], parts[1], spec.threshold, str(path))
 
 
 def router_member(router: Path, ref: str) -> Path:
@@ -256,7 +253,9 @@ def router_member(router: Path, ref: str) -> Path:
     return member
 
 
-def load_one_policy(path: str | Path, wait_guard: bool | None = None) -> PolicyScheduler:
+def load_one_policy(
+    path: str | Path, wait_guard: bool | None = None, search: int = 0
+) -> PolicyScheduler:
     """One export or one ensemble directory as a scheduler (a DAgger student, a router's
     policy): never a router."""
     path = Path(path)
@@ -268,8 +267,8 @@ def load_one_policy(path: str | Path, wait_guard: bool | None = None) -> PolicyS
         members = [load_export(d) for d in dirs]
         check_members([meta for _, meta in members], [str(d) for d in dirs])
         ensemble = EnsemblePolicy([policy for policy, _ in members])
-        return PolicyScheduler(ensemble, members[0][1], str(path), wait_guard)
-    return PolicyScheduler(*load_export(path), str(path), wait_guard)
+        return PolicyScheduler(ensemble, members[0][1], str(path), wait_guard, search)
+    return PolicyScheduler(*load_export(path), str(path), wait_guard, search)
 
 
 def load_export(path: Path) -> tuple[NumpyPolicy, dict[str, Any]]:

@@ -48,6 +48,7 @@ class RouterSpec:
     threshold: float
     tight: str
     calm: str
+    search: int = 0  # the gated policy's search width (relmas.rl.search); 0: none
 
 
 def _is_reference(ref: object) -> bool:
@@ -70,7 +71,11 @@ def read_router(path: Path) -> RouterSpec:
         raise UserError("checkpoint", f"{where} is not a relmas router (format {ROUTER_FORMAT}, "
                         f"route {ROUTE})", "rebuild it with `relmas route`")  # fmt: skip
     check_threshold(threshold)
-    return RouterSpec(float(threshold), str(doc["tight"]), str(doc["calm"]))  # type: ignore[arg-type]
+    search = doc.get("search", 0)  # written since the search existed; older files: none
+    if isinstance(search, bool) or not isinstance(search, int) or search < 0:
+        raise UserError("checkpoint", f"{where} has search {search!r:.40}, not a whole number "
+                        ">= 0", "rebuild it with `relmas route`")  # fmt: skip
+    return RouterSpec(float(threshold), str(doc["tight"]), str(doc["calm"]), search)  # type: ignore[arg-type]
 
 
 def check_threshold(threshold: object) -> None:
@@ -87,6 +92,8 @@ def router_doc(spec: RouterSpec, sources: Sequence[str]) -> str:
     """The text of ``router.json`` (``sources``: where the two policies came from)."""
     doc = {"format_version": ROUTER_FORMAT, "route": ROUTE, "threshold": spec.threshold,
            "tight": spec.tight, "calm": spec.calm, "sources": list(sources)}  # fmt: skip
+    if spec.search:  # only when set: a router without a search keeps the file it had
+        doc["search"] = spec.search
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
@@ -126,6 +133,11 @@ class RoutedScheduler(Scheduler):
         self.min_multiplier = math.inf
         self._seen = 0
         self._sim: Simulator | None = None
+
+    @property
+    def parts(self) -> tuple[RoutablePolicy, RoutablePolicy]:
+        """The tight and the calm policy."""
+        return self.tight, self.calm
 
     def reset(self, sim: Simulator, rng: np.random.Generator) -> None:
         """Both policies build their encoders for this chip (a chip that either refuses fails

@@ -82,6 +82,9 @@ class BaseOutlook:
         self._expected: tuple[int, int] | None = None  # the base's (request id, unit), or wait
         self._followed: bool | None = None  # None: no action reported since the last call
         self.rebuilds = 0  # shadows started (a cost counter for benches and tests)
+        # The last :meth:`at`'s horizon end, live requests and how many of them the base's
+        # future keeps: the base action's score for a search among actions (relmas.rl.search).
+        self.last: tuple[float, list[int], int] | None = None
 
     def taken(self, rid: int | None, accel: int | None) -> None:
         """Report the action applied after the last :meth:`at`: a dispatch of request ``rid``
@@ -98,6 +101,7 @@ class BaseOutlook:
         end = sim.now_s + self.horizon_s
         live, ceiling = la.scored(sim, end, clairvoyant=False)
         kept = shadow.score(end, live)
+        self.last = (end, live, kept)
         at_s = end if shadow.done else shadow.sim.now_s
         return best_finish_s(shadow.sim, rids, at_s), max(ceiling - kept, 0)
 
