@@ -44,7 +44,7 @@ class _Checked(PolicySearch):
 
     def choose(self, sim: Simulator, enc: FeatureEncoder, ranked: Any) -> int:
         assert not enc.gate_closed
-        order = list(ranked[: self.width])
+        order = [int(a) for a in ranked[: self.width]]
         planaria = enc.planaria_action()
         if planaria not in order and enc.mask[planaria] > 0.5:
             order.append(planaria)

@@ -27,14 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from relmas.env.features import OUTLOOK_HORIZON_S, FeatureEncoder, planaria_variant
+from relmas.env.features import FeatureEncoder, planaria_variant
 from relmas.errors import UserError
 from relmas.schedulers import _lookahead as la
 from relmas.schedulers.base import Decision
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Dispatch
 
-MAX_WIDTH = 16  # more candidates than any chip-and-top_k here offers is a typo
+# A sanity bound, not a tuned value: widths 3 and 4 gained nothing over 2 (docs/rl.md).
+MAX_WIDTH = 16
 
 
 def check_width(width: object) -> int:
@@ -53,14 +54,8 @@ class PolicySearch:
     are kept over the scheduler's life, for benches and tests.
     """
 
-    def __init__(
-        self,
-        width: int,
-        planaria_params: Mapping[str, Any],
-        horizon_s: float = OUTLOOK_HORIZON_S,
-    ) -> None:
+    def __init__(self, width: int, planaria_params: Mapping[str, Any]) -> None:
         self.width = check_width(width)
-        self.horizon_s = horizon_s
         self._roller = planaria_variant(planaria_params)  # reset on every snapshot
         self.searches = self.rollouts = self.changed = 0
 
@@ -68,7 +63,8 @@ class PolicySearch:
         """The best of ``ranked[:width]`` and Planaria's action by their simulated futures.
 
         ``ranked``: the valid actions, the policy's most preferred first. ``enc`` has encoded
-        ``sim`` this step, with an outlook (its simulated Planaria future scores that action).
+        ``sim`` this step, with an outlook (its simulated Planaria future scores that action
+        and fixes the horizon: the outlook's, the rollout teacher's 50 ms).
         """
         outlook = enc.outlook
         assert outlook is not None and outlook.last is not None  # checked when loaded
@@ -114,5 +110,5 @@ class PolicySearch:
         the outlook (only the action finally taken is reported, by ``enc.decode``)."""
         if action == enc.wait_action:
             return []
-        i, a = divmod(action, enc.num_accels)
+        i, a = divmod(int(action), enc.num_accels)  # a numpy int fails in the compiled engine
         return [Dispatch(enc.candidates[i], a)]
