@@ -2,10 +2,11 @@
 
 Why: the gated policies (``rl:gate_ensemble``) keep only part of their rollout teacher's gain on
 ``heavy`` (+1.2 of its +2.1 SLA points), and no change to their training closed that gap
-(docs/rl.md, "An ensemble of seeds"). The teacher itself simulates six hand-picked candidate
-actions at every decision its early exit does not settle. Here the *policy* picks the
-candidates: at a decision where its outlook gate is open (Planaria's own simulated future loses
-a request, so the gate is the teacher's early exit), the ``width`` actions it rates most
+(docs/rl.md, "An ensemble of seeds"). The teacher itself simulates up to six candidate actions
+(its base's and five picked by rules) at every decision its early exit does not settle. Here
+the *policy* picks the candidates: at a decision where its outlook gate is open (Planaria's own
+simulated future loses a request, so the gate is the teacher's early exit), the ``width``
+actions it rates most
 probable, and Planaria's action, are each applied to a snapshot of the simulator, Planaria runs
 for the teacher's horizon, and the action whose future keeps the most deadlines wins; ties go
 to the action the policy rates higher (Planaria's last when it is not among them), so the
