@@ -254,7 +254,8 @@ CASES = [
     Case("route-search-file", "simulate --scheduler rl:{in}/r", "checkpoint", "search 'x'",
          files={"r/router.json": json.dumps({**ROUTER, "search": "x"})}),
     # search: only a gated policy, a small whole number of actions
-    Case("search-ungated", "simulate --scheduler rl:default?search=2", "search", "outlook gate"),
+    Case("search-ungated", "simulate --scheduler rl:default?search=2", "search_base",
+         "without an outlook gate"),
     Case("search-width", "simulate --scheduler rl:gate_ensemble?search=2.5", "search",
          "whole number"),
     Case("eval-zero-seeds", f"evaluate --checkpoint {POLICY} --seeds 0 --scenario {{in}}/s.yaml",

@@ -32,7 +32,8 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--tight", required=True,
                    help="policy for tight SLAs: a shipped name (rl:default) or a `relmas train "
-                   "--out` / `relmas ensemble` directory")  # fmt: skip
+                   "--out` / `relmas ensemble` directory, with its own search parameters if "
+                   "any (rl:default?search=2&search_base=edf&search_confidence=0.9)")  # fmt: skip
     p.add_argument("--calm", required=True,
                    help="policy until then, same forms")  # fmt: skip
     p.add_argument("--threshold", type=float, required=True,
@@ -47,19 +48,21 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_route)
 
 
-def _reference(role: str, text: str) -> tuple[str, Path]:
-    """``rl:NAME`` for a shipped policy (kept by name, not copied), else the directory."""
+def _reference(role: str, text: str) -> tuple[str, Path, str]:
+    """``rl:NAME`` for a shipped policy (kept by name, not copied), else the directory; and
+    the reference's ``?parameters`` (a search of its own), kept as written."""
+    text, sep, query = text.partition("?")
     bare = text[len(SHIPPED_PREFIX) :] if text.startswith(SHIPPED_PREFIX) else text
     path = resolve_policy_dir(bare)
     if path.parent == SHIPPED_DIR:
-        return f"{SHIPPED_PREFIX}{path.name}", path
+        return f"{SHIPPED_PREFIX}{path.name}", path, sep + query
     if not path.is_dir():
         raise UserError(f"--{role}", f"directory {path} does not exist",
                         "name a shipped policy (relmas list) or a run's --out")  # fmt: skip
     if (path / ROUTER_JSON).is_file():
         raise UserError(f"--{role}", f"{path} is itself a router",
                         "route two exports or ensembles")  # fmt: skip
-    return "", path
+    return "", path, sep + query
 
 
 def _copy_policy(src: Path, dst: Path) -> None:
@@ -84,12 +87,12 @@ def cmd_route(args: argparse.Namespace) -> int:
     refs = {role: _reference(role, getattr(args, role)) for role in ("tight", "calm")}
     with atomic_directory(out) as tmp:
         names = {}
-        for role, (shipped, src) in refs.items():
-            names[role] = shipped or role
+        for role, (shipped, src, query) in refs.items():
+            names[role] = (shipped or role) + query
             if not shipped:
                 _copy_policy(src, tmp / role)
         spec = RouterSpec(float(args.threshold), names["tight"], names["calm"], args.search)
-        sources = [shipped or str(src) for shipped, src in refs.values()]
+        sources = [(shipped or str(src)) + query for shipped, src, query in refs.values()]
         write_atomic(tmp / ROUTER_JSON, router_doc(spec, sources))
         load_policy_scheduler(tmp)
     searched = f", searching {spec.search} actions where its gate is open" if spec.search else ""

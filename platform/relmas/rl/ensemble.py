@@ -118,12 +118,14 @@ class EnsemblePolicy:
         prior: np.ndarray | None = None,
         w: float = 0.0,
         layout: ObsLayout | None = None,
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The valid actions by falling mean probability (ties: lower index first, so the
-        first is :meth:`act`'s answer): the candidates of a search (:mod:`relmas.rl.search`)."""
+        first is :meth:`act`'s answer), and those mean probabilities: the candidates of a
+        search (:mod:`relmas.rl.search`) and how sure the members are together."""
         indices = np.flatnonzero(mask > 0.5)
         total = self._mean(obs, indices, prior, w, layout)
-        return indices[np.argsort(-total, kind="stable")]
+        order = np.argsort(-total, kind="stable")
+        return indices[order], total[order] / len(self.members)
 
     def _mean(
         self,

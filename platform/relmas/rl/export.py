@@ -192,12 +192,15 @@ class NumpyPolicy:
         prior: np.ndarray | None = None,
         w: float = 0.0,
         layout: ObsLayout | None = None,
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The valid actions, most preferred first (ties: lower index first, so the first is
-        :meth:`act`'s answer): the candidates of a search (:mod:`relmas.rl.search`)."""
+        :meth:`act`'s answer), and their probabilities (masked softmax): the candidates of a
+        search (:mod:`relmas.rl.search`) and how sure the policy is."""
         valid = np.flatnonzero(mask > 0.5)
-        logits = self._scores(obs, prior, w, layout)
-        return valid[np.argsort(-logits[valid], kind="stable")]
+        logits = self._scores(obs, prior, w, layout)[valid].astype(np.float64)
+        order = np.argsort(-logits, kind="stable")
+        p = np.exp(logits[order] - logits[order[0]])
+        return valid[order], p / p.sum()
 
     def _scores(
         self, obs: np.ndarray, prior: np.ndarray | None, w: float, layout: ObsLayout | None

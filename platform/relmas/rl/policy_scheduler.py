@@ -26,8 +26,9 @@ from relmas.rl.export import (
 )
 from relmas.rl.recipe import Recipe
 from relmas.rl.router import ROUTER_JSON, SHIPPED_PREFIX, RoutedScheduler, read_router
-from relmas.rl.search import PolicySearch, check_width
+from relmas.rl.search import PolicySearch, check_width, make_search
 from relmas.schedulers.base import Decision, Scheduler
+from relmas.schedulers.registry import split_ref
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Dispatch
 
@@ -46,6 +47,8 @@ class PolicyScheduler(Scheduler):
         source: str = "",
         wait_guard: bool | None = None,
         search: int = 0,
+        search_base: object = None,
+        search_confidence: object = None,
     ) -> None:
         super().__init__()
         self.policy = policy
@@ -56,14 +59,9 @@ class PolicyScheduler(Scheduler):
         self.wait_guard = self.recipe.wait_guard if wait_guard is None else wait_guard
         self.encoder: FeatureEncoder | None = None
         self.prior_weight = self.recipe.prior_weight
-        self.search: PolicySearch | None = None
-        if check_width(search):
-            if not self.gated:
-                raise UserError("search", f"policy {source} has no outlook gate, so a search "
-                                "would simulate at every decision", "search a policy trained "
-                                "with outlook_gate: true (rl:gate_ensemble), or drop "
-                                "search")  # fmt: skip
-            self.search = PolicySearch(search, r.planaria_params)
+        self.search: PolicySearch | None = make_search(
+            search, self.gated, r.planaria_params, search_base, search_confidence
+        )
 
     @property
     def gated(self) -> bool:
@@ -124,8 +122,11 @@ class PolicyScheduler(Scheduler):
             enc = self._build(sim)
         enc.encode(sim)
         args = (enc.obs, enc.mask, enc.prior, self.prior_weight, enc.layout)
-        if self.search is not None and not enc.gate_closed and np.count_nonzero(enc.mask) > 1:
-            action = self.search.choose(sim, enc, self.policy.ranked(*args))
+        search = self.search
+        if search is not None and not enc.gate_closed and np.count_nonzero(enc.mask) > 1:
+            ranked, probability = self.policy.ranked(*args)
+            wanted = search.wanted(float(probability[0]))
+            action = search.choose(sim, enc, ranked) if wanted else int(ranked[0])
         else:
             action = self.policy.act(*args)
         choice = enc.decode(action)
@@ -195,7 +196,12 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
 
 
 def load_policy_scheduler(
-    policy_dir: str | Path, *, wait_guard: bool | None = None, search: int | None = None
+    policy_dir: str | Path,
+    *,
+    wait_guard: bool | None = None,
+    search: int | None = None,
+    search_base: str | None = None,
+    search_confidence: float | None = None,
 ) -> PolicyScheduler | RoutedScheduler:
     """Load ``policy.npz`` + ``policy.json`` from a ``relmas train --out`` directory, an
     ensemble's directory (``relmas ensemble``), a router's (``relmas route``) or a shipped
@@ -203,7 +209,9 @@ def load_policy_scheduler(
     ``wait_guard`` (``rl:DIR?wait_guard=true``) overrides the recipe's (see
     :class:`relmas.env.config.EnvConfig`); ``search`` (``rl:DIR?search=2``) searches among
     that many of the policy's best actions where its outlook gate is open (a router: its
-    gated policies; its ``router.json`` may set it), 0 turns a router's search off."""
+    gated policies without a search of their own; its ``router.json`` may set it), 0 turns a
+    router's search off; a policy without an outlook gate also needs ``search_base`` and
+    ``search_confidence`` (``rl:default?search=2&search_base=edf&search_confidence=0.9``)."""
     if wait_guard is not None and not isinstance(wait_guard, bool):
         raise UserError("wait_guard", f"must be true or false, got {wait_guard!r}", "e.g. "
                         "rl:default?wait_guard=true")  # fmt: skip
@@ -217,24 +225,43 @@ def load_policy_scheduler(
             "pass the --out directory of `relmas train`",
         )
     if (path / ROUTER_JSON).is_file():
+        if search_base is not None or search_confidence is not None:
+            raise UserError("search_base", "a router's policies take their own search "
+                            "parameters", "write them after the policy in router.json "
+                            "(relmas route --tight 'rl:default?search=2&...')")  # fmt: skip
         return _load_router(path, wait_guard, search)
-    return load_one_policy(path, wait_guard, search or 0)
+    return load_one_policy(path, wait_guard, search or 0, search_base, search_confidence)
 
 
 def _load_router(path: Path, wait_guard: bool | None, search: int | None) -> RoutedScheduler:
     """A router's two policies; the search (the argument, else ``router.json``'s) goes to
-    those with an outlook gate, and a search with neither gated is refused."""
+    those with an outlook gate and no search of their own, and a search with neither gated is
+    refused."""
     spec = read_router(path)
     width = spec.search if search is None else search
-    parts = [load_one_policy(router_member(path, ref), wait_guard) for ref in
-             (spec.tight, spec.calm)]  # fmt: skip
-    gated = [p for p in parts if p.gated]
+    parts = [_router_part(path, ref, wait_guard) for ref in (spec.tight, spec.calm)]
+    gated = [p for p in parts if p.gated and p.search is None]
     if width and not gated:
-        raise UserError("search", f"neither policy of router {path} has an outlook gate",
-                        "route a gated policy (rl:gate_ensemble) or drop search")  # fmt: skip
+        raise UserError("search", f"no policy of router {path} has an outlook gate and no "
+                        "search of its own", "route a gated policy (rl:gate_ensemble) or drop "
+                        "search")  # fmt: skip
     for part in gated if width else []:
-        part.search = PolicySearch(width, part.recipe.planaria_params)
+        part.search = make_search(width, True, part.recipe.planaria_params)
     return RoutedScheduler(parts[0], parts[1], spec.threshold, str(path))
+
+
+ROUTER_PART_PARAMETERS = ("search", "search_base", "search_confidence")
+
+
+def _router_part(router: Path, ref: str, wait_guard: bool | None) -> PolicyScheduler:
+    """One of a router's policies; its reference may carry search parameters
+    (``rl:default?search=2&search_base=edf&search_confidence=0.9``)."""
+    name, params = split_ref(ref)
+    unknown = sorted(set(params) - set(ROUTER_PART_PARAMETERS))
+    if unknown:
+        raise UserError("checkpoint", f"router {router}: {ref!r:.60} has {unknown[0]!r}",
+                        f"a router's policy takes {', '.join(ROUTER_PART_PARAMETERS)}")  # fmt: skip
+    return load_one_policy(router_member(router, name), wait_guard, **params)
 
 
 def router_member(router: Path, ref: str) -> Path:
@@ -254,10 +281,14 @@ def router_member(router: Path, ref: str) -> Path:
 
 
 def load_one_policy(
-    path: str | Path, wait_guard: bool | None = None, search: int = 0
+    path: str | Path,
+    wait_guard: bool | None = None,
+    search: int = 0,
+    search_base: object = None,
+    search_confidence: object = None,
 ) -> PolicyScheduler:
     """One export or one ensemble directory as a scheduler (a DAgger student, a router's
-    policy): never a router."""
+    policy): never a router. The ``search`` parameters: :func:`relmas.rl.search.make_search`."""
     path = Path(path)
     if (path / ROUTER_JSON).is_file():
         raise UserError("checkpoint", f"{path} is a router of two policies, not one",
@@ -267,8 +298,12 @@ def load_one_policy(
         members = [load_export(d) for d in dirs]
         check_members([meta for _, meta in members], [str(d) for d in dirs])
         ensemble = EnsemblePolicy([policy for policy, _ in members])
-        return PolicyScheduler(ensemble, members[0][1], str(path), wait_guard, search)
-    return PolicyScheduler(*load_export(path), str(path), wait_guard, search)
+        return PolicyScheduler(
+            ensemble, members[0][1], str(path), wait_guard, search, search_base, search_confidence
+        )
+    return PolicyScheduler(
+        *load_export(path), str(path), wait_guard, search, search_base, search_confidence
+    )
 
 
 def load_export(path: Path) -> tuple[NumpyPolicy, dict[str, Any]]:

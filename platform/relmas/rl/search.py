@@ -28,10 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from relmas.env.features import FeatureEncoder, planaria_variant
+from relmas.env.features import OUTLOOK_HORIZON_S, FeatureEncoder, planaria_variant
 from relmas.errors import UserError
 from relmas.schedulers import _lookahead as la
-from relmas.schedulers.base import Decision
+from relmas.schedulers.base import Decision, Scheduler
+from relmas.schedulers.registry import make_scheduler
+from relmas.schedulers.rollout import REBUILT, USES_RNG
 from relmas.sim.engine import Simulator
 from relmas.sim.request import Dispatch
 
@@ -47,40 +49,86 @@ def check_width(width: object) -> int:
     return width
 
 
+def make_search(
+    width: int,
+    gated: bool,
+    planaria_params: Mapping[str, Any],
+    base: object = None,
+    confidence: object = None,
+) -> PolicySearch | None:
+    """The search a policy's parameters ask for (None: ``width`` 0), or a UserError naming the
+    parameter. A gated policy searches where its gate is open, with Planaria (its outlook's
+    base, whose score is free); a policy without a gate must say which heuristic to simulate
+    (``search_base``) and below which top probability to search (``search_confidence``), or it
+    would simulate at every decision."""
+    if not check_width(width):
+        return None
+    if confidence is not None and (isinstance(confidence, bool) or not isinstance(
+            confidence, int | float) or not 0 < confidence <= 1):  # fmt: skip
+        raise UserError("search_confidence", f"must be a probability in (0, 1], got "
+                        f"{confidence!r:.40}", "e.g. 0.9")  # fmt: skip
+    if gated:
+        if base is not None:
+            raise UserError("search_base", "a gated policy's search simulates Planaria, its "
+                            "outlook's base", "drop search_base")  # fmt: skip
+        return PolicySearch(width, planaria_variant(planaria_params), confidence)
+    if base is None or confidence is None:
+        missing = "search_base" if base is None else "search_confidence"
+        raise UserError(missing, "a policy without an outlook gate searches only where it is "
+                        "unsure, with a heuristic of your choice", "e.g. rl:default?search=2&"
+                        "search_base=edf&search_confidence=0.9")  # fmt: skip
+    if base not in REBUILT or base in USES_RNG:
+        raise UserError("search_base", f"{base!r:.40} is not a heuristic a snapshot can run",
+                        f"one of: {', '.join(sorted(REBUILT - USES_RNG))}")  # fmt: skip
+    return PolicySearch(width, make_scheduler(str(base)), float(confidence))
+
+
 class PolicySearch:
     """Chooses among a policy's ``width`` most probable actions by simulating each.
 
-    Counters (``searches``: open-gate decisions searched, ``rollouts``: simulations run,
-    ``changed``: decisions where the search took another action than the policy's argmax)
-    are kept over the scheduler's life, for benches and tests.
+    ``roller``: the heuristic run after each action (reset on every snapshot: one whose state
+    is rebuilt from the simulator). ``confidence``: search only where the policy's most
+    probable action has a probability below it (None: wherever the gate is open).
+    Counters (``searches``: decisions searched, ``rollouts``: simulations run, ``changed``:
+    decisions where the search took another action than the policy's argmax) are kept over
+    the scheduler's life, for benches and tests.
     """
 
-    def __init__(self, width: int, planaria_params: Mapping[str, Any]) -> None:
+    def __init__(self, width: int, roller: Scheduler, confidence: float | None = None) -> None:
         self.width = check_width(width)
-        self._roller = planaria_variant(planaria_params)  # reset on every snapshot
+        self._roller = roller
+        self.confidence = confidence
         self.searches = self.rollouts = self.changed = 0
 
+    def wanted(self, top_probability: float) -> bool:
+        """Whether to search a decision whose most probable action has this probability."""
+        return self.confidence is None or top_probability < self.confidence
+
     def choose(self, sim: Simulator, enc: FeatureEncoder, ranked: Sequence[int]) -> int:
-        """The best of ``ranked[:width]`` and Planaria's action by their simulated futures.
+        """The best of ``ranked[:width]`` (and, behind an outlook gate, Planaria's action) by
+        their simulated futures; ties go to the earlier in ``ranked``.
 
         ``ranked``: the valid actions, the policy's most preferred first. ``enc`` has encoded
-        ``sim`` this step, with an outlook (its simulated Planaria future scores that action
-        and fixes the horizon: the outlook's, the rollout teacher's 50 ms).
+        ``sim`` this step; with an outlook gate its simulated Planaria future scores that
+        action and fixes the horizon (the outlook's, the rollout teacher's 50 ms); without
+        one, every candidate is simulated to the same horizon.
         """
-        outlook = enc.outlook
-        assert outlook is not None and outlook.last is not None  # checked when loaded
-        end_s, live, planaria_score = outlook.last
-        planaria = enc.planaria_action()
         order = [int(a) for a in ranked[: self.width]]  # numpy ints: not for the engine
-        if planaria not in order and enc.mask[planaria] > 0.5:  # a guarded wait is not valid
-            order.append(planaria)
+        free: dict[int, int] = {}  # actions whose score is known without a simulation
+        if enc.outlook_gate:
+            assert enc.outlook is not None and enc.outlook.last is not None
+            end_s, live, free[enc.planaria_action()] = enc.outlook.last
+            planaria = enc.planaria_action()
+            if planaria not in order and enc.mask[planaria] > 0.5:  # a guarded wait: invalid
+                order.append(planaria)
+        else:
+            end_s = sim.now_s + OUTLOOK_HORIZON_S
+            live = la.scored(sim, end_s, clairvoyant=False)[0]
         self.searches += 1
         best, top = order[0], -1
         for action in order:
-            if action == planaria:
-                score = planaria_score
-            else:
-                score = self._score(sim, enc, action, end_s, live, top)
+            score = free[action] if action in free else self._score(sim, enc, action,
+                                                                      end_s, live, top)  # fmt: skip
             if score > top:
                 best, top = action, score
         self.changed += best != order[0]
@@ -95,12 +143,12 @@ class PolicySearch:
         live: list[int],
         beat: int,
     ) -> int:
-        """Deadlines kept where Planaria's future after ``action`` ends (an upper bound at most
+        """Deadlines kept where the roller's future after ``action`` ends (an upper bound at most
         ``beat`` once it cannot beat ``beat``: then it loses to the action scored before)."""
         self.rollouts += 1
         clone = sim.snapshot()
         clone.apply(la.on(clone, self._decisions(enc, action)))
-        # As the rollout teacher does: Planaria reads the clone's ready requests from now on.
+        # As the rollout teacher does: the roller reads the clone's ready requests from now on.
         clone.ready_log = list(clone.ready.values())
         self._roller.reset(clone, np.random.default_rng(0))
         return la.roll(clone, self._roller, end_s, live, beat)[0]

@@ -14,6 +14,7 @@ from typing import Any
 from relmas.rl import policy_scheduler as ps
 from relmas.rl.ensemble import ENSEMBLE_JSON, read_ensemble
 from relmas.rl.router import ROUTER_JSON, read_router
+from relmas.schedulers.registry import split_ref
 
 
 def shipped_policies() -> dict[str, dict[str, Any]]:
@@ -29,7 +30,8 @@ def shipped_policies() -> dict[str, dict[str, Any]]:
             out[path.name] = _listing(path)
             continue
         spec = read_router(path)
-        parts = [_listing(ps.router_member(path, ref)) for ref in (spec.tight, spec.calm)]
+        refs = (split_ref(ref)[0] for ref in (spec.tight, spec.calm))  # without parameters
+        parts = [_listing(ps.router_member(path, ref)) for ref in refs]
         keys = ("scenarios", "hardware")
         both = {k: list(dict.fromkeys(parts[0][k] + parts[1][k])) for k in keys}
         out[path.name] = {
