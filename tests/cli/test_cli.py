@@ -42,8 +42,10 @@ def test_list__names_every_scheduler_and_preset(capsys: pytest.CaptureFixture[st
     assert router["router"] == {"threshold": 2.5, "tight": "rl:default", "calm": "rl:gate_ensemble",
                                 "search": 0}  # fmt: skip
     assert router["members"] == 19 and router["scenarios"] == policies["default"]["scenarios"]
-    searching = policies["search_router"]  # the same two policies, the calm one searching
-    assert searching["router"] == {**router["router"], "search": 2}
+    searching = policies["search_router"]  # the same two policies, each searching
+    tight = "rl:default?search=2&search_base=edf&search_confidence=0.9"
+    assert searching["router"] == {**router["router"], "search": 2, "tight": tight}
+    assert searching["scenarios"] == router["scenarios"]
 
 
 def test_simulate__json_has_the_documented_metrics(

@@ -19,6 +19,12 @@ This is a learned prior narrowing a search, as AlphaGo's policy network narrowed
 non-clairvoyant: a snapshot holds only the requests that have arrived. Behind a closed gate
 (most decisions on ``heavy``) nothing is simulated, so the median decision costs what the
 policy alone costs; a decision behind an open gate costs up to ``width`` simulations.
+
+A policy without an outlook gate (``rl:default``) has its own confidence as the gate: it
+searches only where its most probable action has a probability below ``search_confidence``,
+simulating a heuristic it names (``search_base``: EDF on ``tight``, the tight teacher's base),
+every candidate simulated. On tight that searches 39.6% of the decisions for +5.8 SLA points
+over the policy alone (validation seeds; docs/rl.md).
 """
 
 from __future__ import annotations
