@@ -136,6 +136,7 @@ def test_a_router_searches_with_its_gated_policy_only(tmp_path: Path) -> None:
         ("rl:default?search=2&search_base=edf&search_confidence=0", "search_confidence"),
         ("rl:default?search=2&search_base=edf&search_confidence=1.5", "search_confidence"),
         ("rl:sla_router?search_base=edf", "search_base"),
+        ("rl:default?search_confidence=0.9", "search"),  # not silently without a search
     ],
 )
 def test_a_bad_search_is_one_line_naming_the_field(ref: str, field: str) -> None:

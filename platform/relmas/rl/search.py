@@ -68,6 +68,9 @@ def make_search(
     (``search_base``) and below which top probability to search (``search_confidence``), or it
     would simulate at every decision."""
     if not check_width(width):
+        if base is not None or confidence is not None:  # not silently a policy without search
+            raise UserError("search", "search_base and search_confidence need a search width",
+                            "add search=2, or drop them")  # fmt: skip
         return None
     if confidence is not None and (isinstance(confidence, bool) or not isinstance(
             confidence, int | float) or not 0 < confidence <= 1):  # fmt: skip
