@@ -126,8 +126,8 @@ class PolicySearch:
         free: dict[int, int] = {}  # actions whose score is known without a simulation
         if enc.outlook_gate:
             assert enc.outlook is not None and enc.outlook.last is not None
-            end_s, live, free[enc.planaria_action()] = enc.outlook.last
             planaria = enc.planaria_action()
+            end_s, live, free[planaria] = enc.outlook.last
             if planaria not in order and enc.mask[planaria] > 0.5:  # a guarded wait: invalid
                 order.append(planaria)
         else:
@@ -156,9 +156,7 @@ class PolicySearch:
         ``beat`` once it cannot beat ``beat``: then it loses to the action scored before)."""
         self.rollouts += 1
         clone = sim.snapshot()
-        clone.apply(la.on(clone, self._decisions(enc, action)))
-        # As the rollout teacher does: the roller reads the clone's ready requests from now on.
-        clone.ready_log = list(clone.ready.values())
+        la.apply_first(clone, self._decisions(enc, action))
         self._roller.reset(clone, np.random.default_rng(0))
         return la.roll(clone, self._roller, end_s, live, beat)[0]
 

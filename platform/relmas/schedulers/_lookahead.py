@@ -145,6 +145,15 @@ def on(sim: Simulator, decisions: Sequence[Decision]) -> list[Decision]:
     return out
 
 
+def apply_first(clone: Simulator, decisions: Sequence[Decision]) -> None:
+    """Apply ``decisions`` (made on the original) to its snapshot ``clone`` before a rollout,
+    and restart the clone's ready log as the requests ready now, as a snapshot does: a base
+    reading the log from here on would otherwise see a request dispatched here as ready at
+    its next layer."""
+    clone.apply(on(clone, decisions))
+    clone.ready_log = list(clone.ready.values())
+
+
 def advance(sim: Simulator) -> bool:
     """``sim.advance()``, or False where a clone without future arrivals cannot go on.
 

@@ -283,10 +283,7 @@ class RolloutScheduler(Scheduler):
             rng = copy.deepcopy(self._base_rng) if self.track_rng else self._base_rng
         else:
             base = copy.deepcopy(self._base, deepcopy_memo(sim, clone))
-        clone.apply(la.on(clone, decisions))
-        # The base reads the clone's log only from now on: restart it as the requests ready now,
-        # as a snapshot does, or a request dispatched above would look ready at its next layer.
-        clone.ready_log = list(clone.ready.values())
+        la.apply_first(clone, decisions)
         if self.rebuilt:
             base.reset(clone, rng)
         return la.roll(clone, base, end_s, rids, beat)
